@@ -1,0 +1,6 @@
+//! The `session` Lambda function: wiring only; see `shared::app::Function::Session` for its routes.
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::run(shared::app::Function::Session).await
+}

@@ -1,0 +1,154 @@
+//! `cargo run -p local`: every route on 127.0.0.1:9000 from the same handlers the Lambda
+//! functions run, with the embedded store. Without a configuration file it also serves a
+//! development OpenID provider under `/dev-provider/` and a demo page at `/`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body as AxumBody;
+use axum::extract::Request;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use dev_provider::{Client, DevProvider};
+use shared::App;
+use shared::config::Config;
+
+/// Largest request body forwarded to the handlers.
+const MAX_BODY: usize = 64 * 1024;
+
+const DEMO_PAGE: &str = include_str!("demo.html");
+
+struct Options {
+    listen: SocketAddr,
+    config_file: Option<String>,
+}
+
+fn options() -> Result<Options, String> {
+    let mut listen = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:9000".into());
+    let mut config_file = std::env::var("AUTH_CONFIG_FILE").ok();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--listen" => listen = args.next().ok_or("--listen needs an address")?,
+            "--config" => config_file = Some(args.next().ok_or("--config needs a file")?),
+            "-h" | "--help" => {
+                return Err("usage: local [--listen 127.0.0.1:9000] [--config auth.toml]".into());
+            }
+            other => return Err(format!("unknown argument {other}; see --help")),
+        }
+    }
+    let listen = listen
+        .parse()
+        .map_err(|_| format!("--listen: {listen} is not an address like 127.0.0.1:9000"))?;
+    Ok(Options {
+        listen,
+        config_file,
+    })
+}
+
+/// The configuration used when none is given: the built-in provider `dev`, plain-http cookies.
+fn development_config(base: &str, client_secret: &str) -> Result<Config, String> {
+    let text = format!(
+        r#"
+public_base_url = "{base}"
+default_return_to = "/"
+allowed_origins = ["{base}"]
+cookie_secure = false
+
+[providers.dev]
+preset = "oidc"
+issuer = "{base}/dev-provider"
+client_id = "local-dev"
+client_secret = "${{DEV_CLIENT_SECRET}}"
+scopes = ["openid", "email", "profile", "offline_access"]
+"#
+    );
+    let secret = client_secret.to_owned();
+    Config::from_toml(&text, move |name| {
+        (name == "DEV_CLIENT_SECRET").then(|| secret.clone())
+    })
+    .map_err(|e| e.to_string())
+}
+
+#[tokio::main]
+async fn main() {
+    shared::telemetry::init();
+    if let Err(e) = run().await {
+        eprintln!("local: {e}");
+        std::process::exit(2);
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let opts = options()?;
+    let base = format!("http://{}", opts.listen);
+    let mut router = Router::new();
+    let config = match &opts.config_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+            Config::from_toml(&text, |n| std::env::var(n).ok()).map_err(|e| e.to_string())?
+        }
+        None => {
+            let secret = shared::crypto::random_token(32);
+            let provider = DevProvider::new(
+                &format!("{base}/dev-provider"),
+                vec![Client {
+                    client_id: "local-dev".into(),
+                    client_secret: secret.clone(),
+                    redirect_uris: vec![format!("{base}/auth/dev/callback")],
+                }],
+            );
+            router = router.nest("/dev-provider", provider.router());
+            development_config(&base, &secret)?
+        }
+    };
+    let providers: Vec<String> = config.providers.keys().map(|p| p.to_string()).collect();
+    let app = Arc::new(App::from_config(config).await.map_err(|e| e.to_string())?);
+    let page = DEMO_PAGE.replace("{{PROVIDERS}}", &serde_providers(&providers));
+    let router = router
+        .route("/", get(move || async move { Html(page.clone()) }))
+        .fallback(move |req: Request| forward(Arc::clone(&app), req));
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
+    tracing::info!(address = %opts.listen, "local runner listening");
+    eprintln!("local: serving on {base}");
+    axum::serve(listener, router)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Provider names are `[a-z0-9_-]`, so a plain JSON array needs no escaping beyond quotes.
+fn serde_providers(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    format!("[{}]", quoted.join(","))
+}
+
+/// Hands a request to the shared handler as API Gateway would, and its answer back.
+async fn forward(app: Arc<App>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return (
+            http::StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large",
+        )
+            .into_response();
+    };
+    let body = if bytes.is_empty() {
+        lambda_http::Body::Empty
+    } else {
+        match String::from_utf8(bytes.to_vec()) {
+            Ok(text) => lambda_http::Body::Text(text),
+            Err(e) => lambda_http::Body::Binary(e.into_bytes()),
+        }
+    };
+    let resp = app.handle(http::Request::from_parts(parts, body)).await;
+    let (parts, body) = resp.into_parts();
+    let body = match body {
+        lambda_http::Body::Text(t) => AxumBody::from(t),
+        lambda_http::Body::Binary(b) => AxumBody::from(b),
+        _ => AxumBody::empty(),
+    };
+    Response::from_parts(parts, body)
+}

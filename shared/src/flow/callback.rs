@@ -1,0 +1,214 @@
+//! `GET /auth/{provider}/callback`: consume the transaction, check `iss`, exchange the code,
+//! verify the id_token and create the session.
+
+use crate::app::App;
+use crate::crypto::{TOKEN_BYTES, is_token_shaped, random_token};
+use crate::http::{ApiError, Query, Request, Response, add_cookie, cookie, redirect};
+use crate::provider::id_token::{self, Expected};
+use crate::provider::{Provider, token};
+use crate::secret::{AuthCode, SessionId};
+use crate::store::{Profile, Session, TokenSet};
+use crate::types::ReturnTo;
+
+use super::login::{redirect_uri, transaction_key};
+use super::session_key;
+
+/// Error codes a provider may send that are passed on to the frontend; anything else becomes
+/// `access_denied`. The provider's description is never passed on.
+const PASSED_ON_ERRORS: &[&str] = &[
+    "access_denied",
+    "invalid_scope",
+    "interaction_required",
+    "login_required",
+    "consent_required",
+    "account_selection_required",
+    "temporarily_unavailable",
+    "server_error",
+];
+
+/// Access token lifetime assumed when the provider does not say.
+const DEFAULT_EXPIRES_IN: u64 = 3600;
+
+/// Longest authorization code accepted.
+const MAX_CODE: usize = 4096;
+
+/// How a callback ended, when it got as far as a transaction.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Signed in: set the session cookie and go to `return_to`.
+    SignedIn {
+        /// The new session id for the cookie.
+        session_id: SessionId,
+        /// Where the browser goes.
+        return_to: ReturnTo,
+    },
+    /// The login did not complete; go to this location (return_to with `?error=`).
+    Redirect(String),
+}
+
+/// The route handler.
+pub async fn handle(app: &App, provider: &str, req: &Request) -> Response {
+    let result = async {
+        let provider = app.provider(provider).ok_or(ApiError::UnknownProvider)?;
+        let query = Query::from_request(req).ok_or(ApiError::InvalidState)?;
+        let binding = cookie(req, app.cookies.tx_name());
+        complete(app, provider, &query, binding).await
+    }
+    .await;
+    let cookies = app.cookies;
+    match result {
+        Ok(Outcome::SignedIn {
+            session_id,
+            return_to,
+        }) => {
+            let mut resp = redirect(&return_to.location());
+            add_cookie(
+                &mut resp,
+                &cookies.set(
+                    cookies.session_name(),
+                    session_id.expose(),
+                    app.config.session_ttl.as_secs(),
+                ),
+            );
+            add_cookie(&mut resp, &cookies.clear(cookies.tx_name()));
+            resp
+        }
+        Ok(Outcome::Redirect(location)) => {
+            let mut resp = redirect(&location);
+            add_cookie(&mut resp, &cookies.clear(cookies.tx_name()));
+            resp
+        }
+        Err(e) => e.response(),
+    }
+}
+
+/// Runs the callback. Errors before the transaction is found are client errors; after it is
+/// consumed, failures are redirects to its `return_to`.
+pub async fn complete(
+    app: &App,
+    provider: &Provider,
+    query: &Query,
+    binding: Option<&str>,
+) -> Result<Outcome, ApiError> {
+    let id = provider.config.id.as_str();
+    let state = query
+        .single("state")
+        .ok()
+        .flatten()
+        .filter(|s| is_token_shaped(s))
+        .ok_or(ApiError::InvalidState)?;
+    let binding = binding
+        .filter(|b| is_token_shaped(b))
+        .ok_or(ApiError::InvalidState)?;
+    let now = app.now();
+    let tx = app
+        .store
+        .take_transaction(&transaction_key(id, state, binding), now)
+        .await
+        .map_err(super::store_error)?
+        .ok_or(ApiError::InvalidState)?;
+    let fail = |reason: &str| {
+        tracing::warn!(provider = id, reason, "login failed");
+        Ok(Outcome::Redirect(tx.return_to.with_error("login_failed")))
+    };
+
+    let metadata = match provider.metadata(&app.http).await {
+        Ok(m) => m,
+        Err(e) => return fail(&e.to_string()),
+    };
+    // RFC 9207: a present iss must match; a provider that advertises it must send it.
+    match query.single("iss") {
+        Err(_) => return Err(ApiError::InvalidIssuer),
+        Ok(Some(iss)) if iss != provider.config.issuer() => return Err(ApiError::InvalidIssuer),
+        Ok(None) if metadata.authorization_response_iss_parameter_supported => {
+            return Err(ApiError::InvalidIssuer);
+        }
+        Ok(_) => {}
+    }
+
+    match query.single("error") {
+        Ok(None) => {}
+        Ok(Some(error)) => {
+            let code = PASSED_ON_ERRORS
+                .iter()
+                .find(|c| **c == error)
+                .copied()
+                .unwrap_or("access_denied");
+            tracing::info!(provider = id, code, "provider returned an error");
+            return Ok(Outcome::Redirect(tx.return_to.with_error(code)));
+        }
+        Err(_) => return Ok(Outcome::Redirect(tx.return_to.with_error("access_denied"))),
+    }
+
+    let code = match query.single("code") {
+        Ok(Some(c)) if !c.is_empty() && c.len() <= MAX_CODE => AuthCode::new(c),
+        _ => return fail("missing or malformed code"),
+    };
+    let tokens = match token::exchange_code(
+        &app.http,
+        &provider.config,
+        &metadata,
+        &code,
+        &tx.verifier,
+        &redirect_uri(app, id),
+    )
+    .await
+    {
+        Ok(t) => t,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let Some(raw_id_token) = tokens.id_token.clone() else {
+        return fail("no id_token in the token response");
+    };
+    let expected = Expected {
+        issuer: provider.config.issuer(),
+        client_id: &provider.config.client_id,
+        nonce: tx.nonce.as_ref().map(|n| n.expose()),
+        now,
+    };
+    let claims = match id_token::verify(
+        &raw_id_token,
+        &expected,
+        &metadata,
+        &provider.jwks,
+        &app.http,
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(e) => return fail(&e.to_string()),
+    };
+    if claims.sub.is_empty() || claims.sub.len() > 255 {
+        return fail("unusable subject");
+    }
+
+    let session_id = SessionId::new(random_token(TOKEN_BYTES));
+    let session = Session {
+        key: session_key(session_id.expose()),
+        provider: provider.config.id.clone(),
+        subject: claims.sub,
+        profile: Profile {
+            name: claims.name,
+            email: claims.email,
+            picture: claims.picture,
+        },
+        tokens: TokenSet {
+            access_token: tokens.access_token,
+            access_expires_at: now + tokens.expires_in.unwrap_or(DEFAULT_EXPIRES_IN),
+            refresh_token: tokens.refresh_token,
+            scope: tokens.scope,
+            id_token: Some(raw_id_token),
+        },
+        version: 0,
+        created_at: now,
+        expires_at: now + app.config.session_ttl.as_secs(),
+    };
+    if let Err(e) = app.store.create_session(&session).await {
+        return fail(&e.to_string());
+    }
+    tracing::info!(provider = id, "session created");
+    Ok(Outcome::SignedIn {
+        session_id,
+        return_to: tx.return_to,
+    })
+}

@@ -1,0 +1,128 @@
+//! `GET /auth/{provider}/login`: start an authorization code flow with PKCE, state and nonce.
+
+use url::Url;
+
+use crate::app::App;
+use crate::crypto::{TOKEN_BYTES, is_token_shaped, pkce_s256, random_token, sha256_b64url};
+use crate::http::{ApiError, Query, Request, Response, add_cookie, cookie, redirect};
+use crate::provider::Provider;
+use crate::secret::{BrowserBinding, CodeVerifier, Nonce, State};
+use crate::store::{StoreError, Transaction};
+use crate::types::ReturnTo;
+
+/// The redirect to the provider and the browser binding to set.
+#[derive(Debug)]
+pub struct LoginStarted {
+    /// The provider's authorization URL with every parameter.
+    pub authorization_url: Url,
+    /// The value for the transaction cookie.
+    pub binding: BrowserBinding,
+}
+
+/// The transaction key: only someone holding the state, the browser's binding cookie and
+/// the provider name can find (and so consume) the transaction.
+pub fn transaction_key(provider: &str, state: &str, binding: &str) -> String {
+    sha256_b64url(format!("tx\n{provider}\n{state}\n{binding}").as_bytes())
+}
+
+/// The callback URL registered at the provider, from configuration only.
+pub fn redirect_uri(app: &App, provider: &str) -> String {
+    format!(
+        "{}/auth/{provider}/callback",
+        app.config.public_base_url.as_str().trim_end_matches('/')
+    )
+}
+
+/// The route handler.
+pub async fn handle(app: &App, provider: &str, req: &Request) -> Response {
+    let result = async {
+        let provider = app.provider(provider).ok_or(ApiError::UnknownProvider)?;
+        let query = Query::from_request(req).ok_or(ApiError::InvalidRequest)?;
+        let existing = cookie(req, app.cookies.tx_name());
+        start(app, provider, &query, existing).await
+    }
+    .await;
+    match result {
+        Ok(started) => {
+            let mut resp = redirect(started.authorization_url.as_str());
+            let ttl = app.config.transaction_ttl.as_secs();
+            add_cookie(
+                &mut resp,
+                &app.cookies
+                    .set(app.cookies.tx_name(), started.binding.expose(), ttl),
+            );
+            resp
+        }
+        Err(e) => e.response(),
+    }
+}
+
+/// Validates the request, stores the transaction and builds the authorization URL.
+pub async fn start(
+    app: &App,
+    provider: &Provider,
+    query: &Query,
+    existing_binding: Option<&str>,
+) -> Result<LoginStarted, ApiError> {
+    let return_to = match query.single("return_to") {
+        Err(_) => return Err(ApiError::InvalidReturnTo),
+        Ok(None) => app.config.default_return_to.clone(),
+        Ok(Some(raw)) => {
+            ReturnTo::parse(raw, &app.config.allowed_origins).ok_or(ApiError::InvalidReturnTo)?
+        }
+    };
+    if query.single("app_redirect").map_or(true, |v| v.is_some()) {
+        // The mobile hand-off is not part of this build; never start a login it cannot finish.
+        return Err(ApiError::InvalidAppRedirect);
+    }
+
+    let metadata = provider.metadata(&app.http).await.map_err(|e| {
+        tracing::warn!(provider = %provider.config.id, error = %e, "discovery failed");
+        ApiError::ProviderUnavailable
+    })?;
+
+    // Several tabs may log in at once: keep a well-formed binding the browser already has.
+    let binding = match existing_binding.filter(|b| is_token_shaped(b)) {
+        Some(b) => BrowserBinding::new(b),
+        None => BrowserBinding::new(random_token(TOKEN_BYTES)),
+    };
+    let state = State::new(random_token(TOKEN_BYTES));
+    let verifier = CodeVerifier::new(random_token(TOKEN_BYTES));
+    let nonce = Nonce::new(random_token(TOKEN_BYTES));
+    let now = app.now();
+    let id = provider.config.id.as_str();
+    let tx = Transaction {
+        key: transaction_key(id, state.expose(), binding.expose()),
+        provider: provider.config.id.clone(),
+        verifier: verifier.clone(),
+        nonce: Some(nonce.clone()),
+        return_to,
+        created_at: now,
+        expires_at: now + app.config.transaction_ttl.as_secs(),
+    };
+    app.store.put_transaction(&tx).await.map_err(|e| match e {
+        StoreError::AlreadyExists => ApiError::Internal,
+        other => super::store_error(other),
+    })?;
+
+    let mut url = metadata.authorization_endpoint.clone();
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("response_type", "code")
+            .append_pair("client_id", &provider.config.client_id)
+            .append_pair("redirect_uri", &redirect_uri(app, id))
+            .append_pair("scope", &provider.config.scopes.join(" "))
+            .append_pair("state", state.expose())
+            .append_pair("code_challenge", &pkce_s256(verifier.expose()))
+            .append_pair("code_challenge_method", "S256")
+            .append_pair("nonce", nonce.expose());
+        for (k, v) in &provider.config.extra_auth_params {
+            q.append_pair(k, v);
+        }
+    }
+    tracing::info!(provider = id, "login started");
+    Ok(LoginStarted {
+        authorization_url: url,
+        binding,
+    })
+}

@@ -1,0 +1,126 @@
+//! `GET /auth/session` and `POST /auth/logout`.
+
+use serde_json::json;
+
+use crate::app::App;
+use crate::config::{ClientAuthMethod, ProviderConfig};
+use crate::http::{
+    ApiError, Request, Response, add_cookie, add_cors, allowed_origin, json_response,
+};
+use crate::provider::client::HttpClient;
+use crate::provider::discovery::Metadata;
+use crate::secret::RefreshToken;
+
+use super::{authenticate, store_error};
+
+/// `GET /auth/session`: who is signed in, never a token.
+pub async fn handle_info(app: &App, req: &Request) -> Response {
+    let origin = allowed_origin(req, &app.config.allowed_origins);
+    let result = async {
+        let (key, _) = authenticate(app, req, false)?;
+        app.store
+            .get_session(&key, app.now())
+            .await
+            .map_err(store_error)?
+            .ok_or(ApiError::Unauthenticated)
+    }
+    .await;
+    let mut resp = match result {
+        Ok(s) => json_response(
+            http::StatusCode::OK,
+            &json!({
+                "provider": s.provider.as_str(),
+                "subject": s.subject,
+                "profile": s.profile,
+                "access_token_expires_at": s.tokens.access_expires_at,
+                "session_expires_at": s.expires_at,
+            }),
+        ),
+        Err(e) => e.response(),
+    };
+    add_cors(&mut resp, origin);
+    resp
+}
+
+/// `POST /auth/logout`: revoke at the provider when it can, delete the session, clear the cookie.
+pub async fn handle_logout(app: &App, req: &Request) -> Response {
+    let origin = allowed_origin(req, &app.config.allowed_origins);
+    let result = async {
+        let (key, _) = authenticate(app, req, true)?;
+        let session = app
+            .store
+            .get_session(&key, app.now())
+            .await
+            .map_err(store_error)?
+            .ok_or(ApiError::Unauthenticated)?;
+        let mut end_session_url = None;
+        if let Some(provider) = app.providers.get(&session.provider)
+            && let Ok(metadata) = provider.metadata(&app.http).await
+        {
+            if let Some(rt) = &session.tokens.refresh_token {
+                revoke(&app.http, &provider.config, &metadata, rt).await;
+            }
+            end_session_url = metadata.end_session_endpoint.as_ref().map(|u| {
+                let mut u = u.clone();
+                u.query_pairs_mut()
+                    .append_pair("client_id", &provider.config.client_id);
+                u.to_string()
+            });
+        }
+        app.store.delete_session(&key).await.map_err(store_error)?;
+        Ok::<_, ApiError>(end_session_url)
+    }
+    .await;
+    let mut resp = match result {
+        Ok(url) => {
+            let mut body = json!({"logged_out": true});
+            if let Some(url) = url {
+                body["end_session_url"] = json!(url);
+            }
+            let mut resp = json_response(http::StatusCode::OK, &body);
+            add_cookie(&mut resp, &app.cookies.clear(app.cookies.session_name()));
+            resp
+        }
+        Err(e) => e.response(),
+    };
+    add_cors(&mut resp, origin);
+    resp
+}
+
+/// RFC 7009 revocation; best effort, since the session is deleted either way.
+async fn revoke(
+    http: &HttpClient,
+    provider: &ProviderConfig,
+    metadata: &Metadata,
+    token: &RefreshToken,
+) {
+    let Some(endpoint) = &metadata.revocation_endpoint else {
+        return;
+    };
+    let mut fields = vec![
+        ("token", token.expose()),
+        ("token_type_hint", "refresh_token"),
+    ];
+    let mut request = http.reqwest().post(endpoint.clone()).header(
+        http::header::CONTENT_TYPE,
+        "application/x-www-form-urlencoded",
+    );
+    match provider.client_auth {
+        ClientAuthMethod::ClientSecretBasic => {
+            request = request.header(
+                http::header::AUTHORIZATION,
+                crate::provider::token::basic_credentials(provider),
+            );
+        }
+        ClientAuthMethod::ClientSecretPost => {
+            fields.push(("client_id", &provider.client_id));
+            fields.push(("client_secret", provider.client_secret.expose()));
+        }
+    }
+    let body = crate::provider::token::form_body(&fields);
+    match http.fetch(request.body(body)).await {
+        Ok(f) if f.status.is_success() => tracing::info!("refresh token revoked"),
+        Ok(f) => tracing::warn!(status = f.status.as_u16(), "revocation refused"),
+        Err(e) => tracing::warn!(error = %e, "revocation failed"),
+    }
+}

@@ -1,0 +1,18 @@
+//! The token handler's library: every decision the Lambda functions and the local runner make.
+//!
+//! Binaries only wire: they load a [`config::Config`], build an [`app::App`] once per cold start
+//! and hand each request to [`app::App::handle`].
+
+pub mod app;
+pub mod config;
+pub mod crypto;
+pub mod flow;
+pub mod http;
+pub mod lambda;
+pub mod provider;
+pub mod secret;
+pub mod store;
+pub mod telemetry;
+pub mod types;
+
+pub use app::App;

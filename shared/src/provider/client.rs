@@ -1,0 +1,94 @@
+//! The outbound HTTP client: built once per cold start, short timeouts, no redirects, capped bodies.
+
+use std::time::Duration;
+
+use http::StatusCode;
+
+/// Longest a TCP/TLS connect may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Longest a whole request, body included, may take.
+pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest response body read from a provider.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Why a request to a provider produced no usable body.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// No answer within the timeouts.
+    #[error("provider timed out")]
+    Timeout,
+    /// Connection refused, reset or TLS failure.
+    #[error("provider unreachable")]
+    Connect,
+    /// The body was larger than [`MAX_BODY`].
+    #[error("provider response larger than {MAX_BODY} bytes")]
+    TooLarge,
+    /// Anything else the HTTP stack reported.
+    #[error("provider request failed: {0}")]
+    Other(String),
+}
+
+/// A status and a body of at most [`MAX_BODY`] bytes.
+#[derive(Debug)]
+pub struct Fetched {
+    /// HTTP status; redirects are returned as they are, never followed.
+    pub status: StatusCode,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// HTTP client for provider calls.
+#[derive(Clone, Debug)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+}
+
+impl HttpClient {
+    /// Builds the client: connect ≤ 3 s, whole request ≤ 10 s, redirects not followed.
+    pub fn new() -> Result<Self, FetchError> {
+        let inner = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(TOTAL_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("lambda-token-handler/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| FetchError::Other(e.to_string()))?;
+        Ok(Self { inner })
+    }
+
+    /// The underlying client, to build requests.
+    pub fn reqwest(&self) -> &reqwest::Client {
+        &self.inner
+    }
+
+    /// Sends `request` and reads at most [`MAX_BODY`] bytes of the answer.
+    pub async fn fetch(&self, request: reqwest::RequestBuilder) -> Result<Fetched, FetchError> {
+        let mut response = request.send().await.map_err(classify)?;
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_BODY as u64)
+        {
+            return Err(FetchError::TooLarge);
+        }
+        let status = response.status();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(classify)? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(FetchError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched { status, body })
+    }
+}
+
+fn classify(e: reqwest::Error) -> FetchError {
+    if e.is_timeout() {
+        FetchError::Timeout
+    } else if e.is_connect() {
+        FetchError::Connect
+    } else {
+        // The URL may carry a query; keep only the kind of failure.
+        FetchError::Other(e.without_url().to_string())
+    }
+}

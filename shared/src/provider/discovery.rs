@@ -1,0 +1,80 @@
+//! OpenID Connect discovery: the provider's metadata, with its issuer checked exactly.
+
+use serde::Deserialize;
+use url::Url;
+
+use super::ProviderError;
+use super::client::HttpClient;
+use crate::config::is_loopback;
+
+/// The parts of the discovery document the token handler uses.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Metadata {
+    /// Must equal the configured issuer exactly.
+    pub issuer: String,
+    /// Where login sends the browser.
+    pub authorization_endpoint: Url,
+    /// Where codes and refresh tokens are exchanged.
+    pub token_endpoint: Url,
+    /// Signing keys.
+    pub jwks_uri: Url,
+    /// Profile endpoint.
+    #[serde(default)]
+    pub userinfo_endpoint: Option<Url>,
+    /// RFC 7009 revocation.
+    #[serde(default)]
+    pub revocation_endpoint: Option<Url>,
+    /// RP-initiated logout.
+    #[serde(default)]
+    pub end_session_endpoint: Option<Url>,
+    /// RFC 9207: when true, every authorization response carries `iss`.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+/// Fetches `{issuer}/.well-known/openid-configuration` and checks it.
+pub async fn fetch(http: &HttpClient, issuer: &str) -> Result<Metadata, ProviderError> {
+    let url = format!("{issuer}/.well-known/openid-configuration");
+    let fetched = http.fetch(http.reqwest().get(url)).await?;
+    if fetched.status.is_server_error() {
+        return Err(ProviderError::Unavailable(format!(
+            "discovery answered {}",
+            fetched.status
+        )));
+    }
+    if !fetched.status.is_success() {
+        return Err(ProviderError::Invalid(format!(
+            "discovery answered {}",
+            fetched.status
+        )));
+    }
+    let metadata: Metadata = serde_json::from_slice(&fetched.body)
+        .map_err(|e| ProviderError::Invalid(format!("discovery document: {e}")))?;
+    if metadata.issuer != issuer {
+        return Err(ProviderError::Invalid(
+            "discovery document names another issuer".into(),
+        ));
+    }
+    for (name, url) in [
+        (
+            "authorization_endpoint",
+            Some(&metadata.authorization_endpoint),
+        ),
+        ("token_endpoint", Some(&metadata.token_endpoint)),
+        ("jwks_uri", Some(&metadata.jwks_uri)),
+        ("userinfo_endpoint", metadata.userinfo_endpoint.as_ref()),
+        ("revocation_endpoint", metadata.revocation_endpoint.as_ref()),
+        (
+            "end_session_endpoint",
+            metadata.end_session_endpoint.as_ref(),
+        ),
+    ] {
+        if let Some(url) = url {
+            let secure = url.scheme() == "https" || (url.scheme() == "http" && is_loopback(url));
+            if !secure {
+                return Err(ProviderError::Invalid(format!("{name} must use https")));
+            }
+        }
+    }
+    Ok(metadata)
+}

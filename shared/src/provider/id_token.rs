@@ -1,0 +1,178 @@
+//! id_token verification: signature from the provider's JWKS with an algorithm allowlist, then
+//! `iss`, `aud`, `azp`, `exp`, `iat`, `nbf` (bounded skew) and `nonce`.
+
+use jsonwebtoken::{Algorithm, Validation};
+use serde::Deserialize;
+
+use super::client::HttpClient;
+use super::discovery::Metadata;
+use super::jwks::JwksCache;
+use crate::crypto::constant_time_eq;
+use crate::secret::IdToken;
+
+/// Asymmetric algorithms accepted. `none` and the HMAC family are never accepted: an HMAC
+/// "signature" keyed with the client secret proves nothing about the provider.
+pub const ALLOWED_ALGORITHMS: &[Algorithm] = &[
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+pub const MAX_SKEW: u64 = 60;
+
+/// Why an id_token was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IdTokenError {
+    /// Not a JWS, or its header is unreadable.
+    #[error("malformed id_token")]
+    Malformed,
+    /// `alg` outside the allowlist (including `none` and HS*).
+    #[error("id_token algorithm not allowed")]
+    Algorithm,
+    /// No key in the JWKS matches the token's `kid` and `alg`, even after a refetch.
+    #[error("no matching signing key")]
+    UnknownKey,
+    /// The JWKS could not be fetched or read.
+    #[error("JWKS unavailable: {0}")]
+    Jwks(String),
+    /// Signature, issuer, audience, expiry or not-before check failed.
+    #[error("id_token invalid: {0}")]
+    Invalid(String),
+    /// `iat` lies in the future.
+    #[error("id_token issued in the future")]
+    IssuedInFuture,
+    /// `azp` present (or required) and not our client id.
+    #[error("id_token azp mismatch")]
+    Azp,
+    /// `nonce` missing or not the one sent at login.
+    #[error("id_token nonce mismatch")]
+    Nonce,
+}
+
+/// `aud` is a string or an array of strings.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+pub enum Audience {
+    /// One audience.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
+}
+
+/// The claims read from a verified id_token.
+#[derive(Debug, Deserialize, Clone)]
+pub struct Claims {
+    /// Subject: the user's stable id at the provider.
+    pub sub: String,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: Audience,
+    /// Authorized party.
+    #[serde(default)]
+    pub azp: Option<String>,
+    /// Nonce echoed from login.
+    #[serde(default)]
+    pub nonce: Option<String>,
+    /// Issued-at, unix seconds.
+    pub iat: u64,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// E-mail.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Picture URL.
+    #[serde(default)]
+    pub picture: Option<String>,
+}
+
+/// What a valid id_token must say.
+pub struct Expected<'a> {
+    /// The provider's issuer.
+    pub issuer: &'a str,
+    /// Our client id.
+    pub client_id: &'a str,
+    /// The login's nonce; `None` for refreshed id_tokens, which carry none.
+    pub nonce: Option<&'a str>,
+    /// Current unix time.
+    pub now: u64,
+}
+
+/// Verifies `token` and returns its claims.
+pub async fn verify(
+    token: &IdToken,
+    expected: &Expected<'_>,
+    metadata: &Metadata,
+    jwks: &JwksCache,
+    http: &HttpClient,
+) -> Result<Claims, IdTokenError> {
+    let raw = token.expose();
+    let header = jsonwebtoken::decode_header(raw).map_err(|_| IdTokenError::Malformed)?;
+    if !ALLOWED_ALGORITHMS.contains(&header.alg) {
+        return Err(IdTokenError::Algorithm);
+    }
+    let key = jwks
+        .key_for(http, &metadata.jwks_uri, header.kid.as_deref(), header.alg)
+        .await?;
+
+    let mut validation = Validation::new(header.alg);
+    validation.leeway = MAX_SKEW;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.set_issuer(&[expected.issuer]);
+    validation.set_audience(&[expected.client_id]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    let claims = jsonwebtoken::decode::<Claims>(raw, &key, &validation)
+        .map_err(|e| IdTokenError::Invalid(e.kind_name()))?
+        .claims;
+
+    if claims.iat > expected.now + MAX_SKEW {
+        return Err(IdTokenError::IssuedInFuture);
+    }
+    let several_audiences = matches!(&claims.aud, Audience::Many(list) if list.len() > 1);
+    match &claims.azp {
+        Some(azp) if azp != expected.client_id => return Err(IdTokenError::Azp),
+        None if several_audiences => return Err(IdTokenError::Azp),
+        _ => {}
+    }
+    if let Some(nonce) = expected.nonce {
+        let matches = claims
+            .nonce
+            .as_deref()
+            .is_some_and(|got| constant_time_eq(got, nonce));
+        if !matches {
+            return Err(IdTokenError::Nonce);
+        }
+    }
+    Ok(claims)
+}
+
+/// A short, value-free name for a jsonwebtoken error, for logs.
+trait KindName {
+    fn kind_name(&self) -> String;
+}
+
+impl KindName for jsonwebtoken::errors::Error {
+    fn kind_name(&self) -> String {
+        use jsonwebtoken::errors::ErrorKind as K;
+        match self.kind() {
+            K::InvalidSignature => "signature".into(),
+            K::ExpiredSignature => "expired".into(),
+            K::ImmatureSignature => "not yet valid (nbf)".into(),
+            K::InvalidIssuer => "issuer".into(),
+            K::InvalidAudience => "audience".into(),
+            K::MissingRequiredClaim(c) => format!("missing claim {c}"),
+            K::InvalidAlgorithm => "algorithm".into(),
+            K::InvalidToken | K::Base64(_) | K::Json(_) | K::Utf8(_) => "malformed".into(),
+            _ => "verification failed".into(),
+        }
+    }
+}

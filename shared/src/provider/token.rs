@@ -1,0 +1,220 @@
+//! The token endpoint: authorization code exchange and refresh_token grant, with client
+//! authentication per provider configuration.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+use url::form_urlencoded;
+
+use super::ProviderError;
+use super::client::HttpClient;
+use super::discovery::Metadata;
+use crate::config::{ClientAuthMethod, ProviderConfig};
+use crate::secret::{AccessToken, AuthCode, CodeVerifier, IdToken, RefreshToken};
+
+/// A successful token response.
+#[derive(Debug)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: AccessToken,
+    /// Seconds until it expires, when the provider said.
+    pub expires_in: Option<u64>,
+    /// A (possibly rotated) refresh token.
+    pub refresh_token: Option<RefreshToken>,
+    /// An id_token, still to be verified.
+    pub id_token: Option<IdToken>,
+    /// Granted scope.
+    pub scope: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawTokenResponse {
+    access_token: String,
+    #[serde(default)]
+    token_type: Option<String>,
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    id_token: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawError {
+    error: String,
+}
+
+/// Exchanges an authorization code (RFC 6749 §4.1.3 with the PKCE verifier of RFC 7636).
+pub async fn exchange_code(
+    http: &HttpClient,
+    provider: &ProviderConfig,
+    metadata: &Metadata,
+    code: &AuthCode,
+    verifier: &CodeVerifier,
+    redirect_uri: &str,
+) -> Result<TokenResponse, ProviderError> {
+    let fields = [
+        ("grant_type", "authorization_code"),
+        ("code", code.expose()),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier.expose()),
+    ];
+    post(http, provider, metadata, &fields).await
+}
+
+/// Uses a refresh token (RFC 6749 §6).
+pub async fn refresh(
+    http: &HttpClient,
+    provider: &ProviderConfig,
+    metadata: &Metadata,
+    refresh_token: &RefreshToken,
+) -> Result<TokenResponse, ProviderError> {
+    let fields = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token.expose()),
+    ];
+    post(http, provider, metadata, &fields).await
+}
+
+/// An `application/x-www-form-urlencoded` body.
+pub(crate) fn form_body(fields: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields.iter().copied())
+        .finish()
+}
+
+/// RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic encoding.
+pub(crate) fn basic_credentials(provider: &ProviderConfig) -> String {
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let pair = format!(
+        "{}:{}",
+        enc(&provider.client_id),
+        enc(provider.client_secret.expose())
+    );
+    format!("Basic {}", STANDARD.encode(pair))
+}
+
+async fn post(
+    http: &HttpClient,
+    provider: &ProviderConfig,
+    metadata: &Metadata,
+    fields: &[(&str, &str)],
+) -> Result<TokenResponse, ProviderError> {
+    let mut fields = fields.to_vec();
+    let mut request = http
+        .reqwest()
+        .post(metadata.token_endpoint.clone())
+        .header(http::header::ACCEPT, "application/json")
+        .header(
+            http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        );
+    match provider.client_auth {
+        ClientAuthMethod::ClientSecretBasic => {
+            request = request.header(http::header::AUTHORIZATION, basic_credentials(provider));
+        }
+        ClientAuthMethod::ClientSecretPost => {
+            fields.push(("client_id", &provider.client_id));
+            fields.push(("client_secret", provider.client_secret.expose()));
+        }
+    }
+    let body = form_body(&fields);
+    let fetched = http.fetch(request.body(body)).await?;
+    let status = fetched.status;
+    if status.is_redirection() {
+        return Err(ProviderError::Invalid(format!(
+            "token endpoint answered {status}"
+        )));
+    }
+    if status.is_server_error() {
+        return Err(ProviderError::Unavailable(format!(
+            "token endpoint answered {status}"
+        )));
+    }
+    if status.is_client_error() {
+        return Err(match serde_json::from_slice::<RawError>(&fetched.body) {
+            Ok(e) => ProviderError::Rejected {
+                error: sanitize_code(&e.error),
+            },
+            Err(_) => ProviderError::Invalid(format!("token endpoint answered {status}")),
+        });
+    }
+    if !status.is_success() {
+        return Err(ProviderError::Invalid(format!(
+            "token endpoint answered {status}"
+        )));
+    }
+    let raw: RawTokenResponse = serde_json::from_slice(&fetched.body)
+        .map_err(|_| ProviderError::Invalid("token response is not the expected JSON".into()))?;
+    if let Some(t) = &raw.token_type
+        && !t.eq_ignore_ascii_case("bearer")
+    {
+        return Err(ProviderError::Invalid("token_type is not Bearer".into()));
+    }
+    if raw.access_token.is_empty() {
+        return Err(ProviderError::Invalid("empty access_token".into()));
+    }
+    // Some providers send expires_in as a string.
+    let expires_in = match raw.expires_in {
+        Some(serde_json::Value::Number(n)) => n.as_u64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    };
+    Ok(TokenResponse {
+        access_token: AccessToken::new(raw.access_token),
+        expires_in,
+        refresh_token: raw
+            .refresh_token
+            .filter(|t| !t.is_empty())
+            .map(RefreshToken::new),
+        id_token: raw.id_token.filter(|t| !t.is_empty()).map(IdToken::new),
+        scope: raw.scope,
+    })
+}
+
+/// Keeps an OAuth error code printable and short; it may be logged.
+fn sanitize_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_lowercase() || *c == '_')
+        .take(64)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ProviderKind;
+    use crate::secret::ClientSecret;
+    use crate::types::ProviderId;
+
+    #[test]
+    fn basic_credentials_are_form_encoded_first() {
+        let p = ProviderConfig {
+            id: ProviderId::parse("p").unwrap(),
+            kind: ProviderKind::Oidc {
+                issuer: "https://i".into(),
+            },
+            client_id: "id:1".into(),
+            client_secret: ClientSecret::new("s e/cret"),
+            scopes: vec!["openid".into()],
+            client_auth: ClientAuthMethod::ClientSecretBasic,
+            extra_auth_params: vec![],
+        };
+        let header = basic_credentials(&p);
+        let decoded = STANDARD
+            .decode(header.trim_start_matches("Basic "))
+            .unwrap();
+        assert_eq!(decoded, b"id%3A1:s+e%2Fcret");
+    }
+
+    #[test]
+    fn error_codes_are_reduced_to_safe_characters() {
+        assert_eq!(
+            sanitize_code("invalid_grant<script>"),
+            "invalid_grantscript"
+        );
+    }
+}

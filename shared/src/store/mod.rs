@@ -1,0 +1,131 @@
+//! Storage of login transactions and sessions behind one narrow trait.
+//!
+//! Every change that must happen at most once is a conditional operation of the backend:
+//! [`Store::take_transaction`] removes and returns in one step, [`Store::create_session`] fails
+//! when the key exists, and [`Store::replace_tokens`] checks the version it read.
+
+pub mod memory;
+
+use async_trait::async_trait;
+
+use crate::secret::{AccessToken, CodeVerifier, IdToken, Nonce, RefreshToken};
+use crate::types::{ProviderId, ReturnTo};
+
+/// A login in progress, stored under a key derived from its state, provider and browser binding.
+#[derive(Clone, Debug)]
+pub struct Transaction {
+    /// SHA-256 of provider, state and browser binding; the only way to find it again.
+    pub key: String,
+    /// The provider the login went to.
+    pub provider: ProviderId,
+    /// PKCE verifier for the code exchange.
+    pub verifier: CodeVerifier,
+    /// OIDC nonce expected in the id_token.
+    pub nonce: Option<Nonce>,
+    /// Where the browser goes afterwards.
+    pub return_to: ReturnTo,
+    /// Unix seconds when the login started.
+    pub created_at: u64,
+    /// Unix seconds after which the transaction is void.
+    pub expires_at: u64,
+}
+
+/// What the provider said about the user, kept for `GET /auth/session`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Profile {
+    /// Display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// E-mail address (never used to link accounts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Picture URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
+}
+
+/// The provider tokens of one session.
+#[derive(Clone, Debug)]
+pub struct TokenSet {
+    /// Current access token.
+    pub access_token: AccessToken,
+    /// Unix seconds when the access token expires.
+    pub access_expires_at: u64,
+    /// Refresh token, when the provider issued one.
+    pub refresh_token: Option<RefreshToken>,
+    /// Granted scope, when known.
+    pub scope: Option<String>,
+    /// Last id_token, kept for `id_token_hint` at logout.
+    pub id_token: Option<IdToken>,
+}
+
+/// A signed-in user's session.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// SHA-256 of the session id; the id itself is never stored.
+    pub key: String,
+    /// Provider the user signed in with.
+    pub provider: ProviderId,
+    /// The provider's subject identifier; users are keyed by (provider, subject).
+    pub subject: String,
+    /// Profile claims.
+    pub profile: Profile,
+    /// Provider tokens.
+    pub tokens: TokenSet,
+    /// Incremented on every token replacement; guards concurrent writers.
+    pub version: u64,
+    /// Unix seconds of creation.
+    pub created_at: u64,
+    /// Unix seconds after which the session is void.
+    pub expires_at: u64,
+}
+
+/// A storage failure. Conditional failures are distinct so flows can answer them precisely.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A create found the key already present.
+    #[error("item already exists")]
+    AlreadyExists,
+    /// A conditional update found another version, or the item is gone.
+    #[error("item changed or disappeared since it was read")]
+    Conflict,
+    /// The backend could not be reached or kept failing.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be decoded or decrypted.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// The storage port used by the flows.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Stores a new transaction; fails with [`StoreError::AlreadyExists`] on a key collision.
+    async fn put_transaction(&self, tx: &Transaction) -> Result<(), StoreError>;
+
+    /// Removes and returns the transaction in one atomic step. An expired one is removed and
+    /// reported as absent, so of two concurrent callers at most one gets `Some`.
+    async fn take_transaction(
+        &self,
+        key: &str,
+        now: u64,
+    ) -> Result<Option<Transaction>, StoreError>;
+
+    /// Stores a new session; fails with [`StoreError::AlreadyExists`] if the key exists.
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+
+    /// Reads a live session; expired sessions read as absent.
+    async fn get_session(&self, key: &str, now: u64) -> Result<Option<Session>, StoreError>;
+
+    /// Replaces the tokens when the stored version equals `expected_version`, incrementing it;
+    /// otherwise [`StoreError::Conflict`].
+    async fn replace_tokens(
+        &self,
+        key: &str,
+        expected_version: u64,
+        tokens: &TokenSet,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes a session and its tokens; true when something was deleted.
+    async fn delete_session(&self, key: &str) -> Result<bool, StoreError>;
+}
