@@ -232,7 +232,7 @@ impl App {
             Route::Refresh => flow::refresh::handle(self, req).await,
             Route::Session => flow::session::handle_info(self, req).await,
             Route::Logout => flow::session::handle_logout(self, req).await,
-            Route::Token => ApiError::NotFound.response(),
+            Route::Token => flow::handoff::handle(self, req).await,
         }
     }
 }

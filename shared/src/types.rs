@@ -149,6 +149,46 @@ impl ReturnTo {
     }
 }
 
+/// A mobile app's redirect URI (RFC 8252), exactly one of `mobile_redirects`. A registered
+/// `http://127.0.0.1/…` or `http://[::1]/…` matches on any port (§7.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppRedirect(Url);
+
+impl AppRedirect {
+    /// Accepts `raw` only when it equals a registered redirect (loopback: ignoring the port).
+    pub fn parse(raw: &str, registered: &[String]) -> Option<Self> {
+        if raw.len() > MAX_RETURN_TO {
+            return None;
+        }
+        let url = Url::parse(raw).ok()?;
+        let loopback = url.scheme() == "http"
+            && matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+            || url.scheme() == "http"
+                && matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
+        let matches = registered.iter().any(|r| {
+            if r == raw {
+                return true;
+            }
+            if !loopback {
+                return false;
+            }
+            let (Ok(mut a), Ok(reg)) = (Url::parse(raw), Url::parse(r)) else {
+                return false;
+            };
+            let _ = a.set_port(reg.port());
+            a == reg
+        });
+        matches.then_some(Self(url))
+    }
+
+    /// The redirect with one query parameter added.
+    pub fn with_param(&self, name: &str, value: &str) -> String {
+        let mut u = self.0.clone();
+        u.query_pairs_mut().append_pair(name, value);
+        u.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +245,25 @@ mod tests {
         assert_eq!(
             a.with_error("login_failed"),
             "https://app.example.com/x?error=login_failed"
+        );
+    }
+
+    #[test]
+    fn app_redirects_match_exactly_and_loopback_on_any_port() {
+        let reg = vec![
+            "com.example.app:/oauth".to_owned(),
+            "http://127.0.0.1/cb".to_owned(),
+        ];
+        assert!(AppRedirect::parse("com.example.app:/oauth", &reg).is_some());
+        assert!(AppRedirect::parse("com.example.app:/other", &reg).is_none());
+        assert!(AppRedirect::parse("http://127.0.0.1:51234/cb", &reg).is_some());
+        assert!(AppRedirect::parse("http://127.0.0.1:51234/cb2", &reg).is_none());
+        assert!(AppRedirect::parse("http://localhost:51234/cb", &reg).is_none());
+        assert!(AppRedirect::parse("https://evil.example/cb", &reg).is_none());
+        let r = AppRedirect::parse("com.example.app:/oauth", &reg).unwrap();
+        assert_eq!(
+            r.with_param("code", "abc"),
+            "com.example.app:/oauth?code=abc"
         );
     }
 

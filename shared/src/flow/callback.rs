@@ -7,7 +7,7 @@ use crate::http::{ApiError, Query, Request, Response, add_cookie, cookie, redire
 use crate::provider::id_token::{self, Expected};
 use crate::provider::{Provider, token};
 use crate::secret::{AuthCode, SessionId};
-use crate::store::{Profile, Session, TokenSet};
+use crate::store::{Handoff, Profile, Session, TokenSet};
 use crate::types::ReturnTo;
 
 use super::login::{redirect_uri, transaction_key};
@@ -42,7 +42,8 @@ pub enum Outcome {
         /// Where the browser goes.
         return_to: ReturnTo,
     },
-    /// The login did not complete; go to this location (return_to with `?error=`).
+    /// The login did not complete (`return_to` or the app redirect with `?error=`), or a mobile
+    /// login completed (the app redirect with `?code=`): go to this location.
     Redirect(String),
 }
 
@@ -109,7 +110,7 @@ pub async fn complete(
         .ok_or(ApiError::InvalidState)?;
     let fail = |reason: &str| {
         tracing::warn!(provider = id, reason, "login failed");
-        Ok(Outcome::Redirect(tx.return_to.with_error("login_failed")))
+        Ok(Outcome::Redirect(tx.error_location("login_failed")))
     };
 
     let metadata = match provider.metadata(&app.http).await {
@@ -135,9 +136,9 @@ pub async fn complete(
                 .copied()
                 .unwrap_or("access_denied");
             tracing::info!(provider = id, code, "provider returned an error");
-            return Ok(Outcome::Redirect(tx.return_to.with_error(code)));
+            return Ok(Outcome::Redirect(tx.error_location(code)));
         }
-        Err(_) => return Ok(Outcome::Redirect(tx.return_to.with_error("access_denied"))),
+        Err(_) => return Ok(Outcome::Redirect(tx.error_location("access_denied"))),
     }
 
     let code = match query.single("code") {
@@ -182,9 +183,8 @@ pub async fn complete(
         return fail("unusable subject");
     }
 
-    let session_id = SessionId::new(random_token(TOKEN_BYTES));
     let session = Session {
-        key: session_key(session_id.expose()),
+        key: String::new(),
         provider: provider.config.id.clone(),
         subject: claims.sub,
         profile: Profile {
@@ -202,6 +202,30 @@ pub async fn complete(
         version: 0,
         created_at: now,
         expires_at: now + app.config.session_ttl.as_secs(),
+    };
+    if let Some(app_login) = &tx.app {
+        let code = random_token(TOKEN_BYTES);
+        let handoff = Handoff {
+            key: super::handoff::handoff_key(&code),
+            challenge: app_login.challenge.clone(),
+            session,
+            expires_at: now + super::handoff::HANDOFF_TTL,
+        };
+        if let Err(e) = app.store.put_handoff(&handoff).await {
+            return fail(&e.to_string());
+        }
+        tracing::info!(
+            provider = id,
+            "mobile login completed; hand-off code issued"
+        );
+        return Ok(Outcome::Redirect(
+            app_login.redirect.with_param("code", &code),
+        ));
+    }
+    let session_id = SessionId::new(random_token(TOKEN_BYTES));
+    let session = Session {
+        key: session_key(session_id.expose()),
+        ..session
     };
     if let Err(e) = app.store.create_session(&session).await {
         return fail(&e.to_string());

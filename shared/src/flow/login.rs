@@ -7,8 +7,8 @@ use crate::crypto::{TOKEN_BYTES, is_token_shaped, pkce_s256, random_token, sha25
 use crate::http::{ApiError, Query, Request, Response, add_cookie, cookie, redirect};
 use crate::provider::Provider;
 use crate::secret::{BrowserBinding, CodeVerifier, Nonce, State};
-use crate::store::{StoreError, Transaction};
-use crate::types::ReturnTo;
+use crate::store::{AppLogin, StoreError, Transaction};
+use crate::types::{AppRedirect, ReturnTo};
 
 /// The redirect to the provider and the browser binding to set.
 #[derive(Debug)]
@@ -71,10 +71,28 @@ pub async fn start(
             ReturnTo::parse(raw, &app.config.allowed_origins).ok_or(ApiError::InvalidReturnTo)?
         }
     };
-    if query.single("app_redirect").map_or(true, |v| v.is_some()) {
-        // The mobile hand-off is not part of this build; never start a login it cannot finish.
-        return Err(ApiError::InvalidAppRedirect);
-    }
+    let app_login = match query.single("app_redirect") {
+        Err(_) => return Err(ApiError::InvalidAppRedirect),
+        Ok(None) => None,
+        Ok(Some(raw)) => {
+            let redirect = AppRedirect::parse(raw, &app.config.mobile_redirects)
+                .ok_or(ApiError::InvalidAppRedirect)?;
+            // The app's own PKCE pair protects the hand-off code: S256 only, never plain.
+            let challenge = query
+                .single("code_challenge")
+                .ok()
+                .flatten()
+                .filter(|c| is_token_shaped(c))
+                .ok_or(ApiError::InvalidRequest)?;
+            if query.single("code_challenge_method") != Ok(Some("S256")) {
+                return Err(ApiError::InvalidRequest);
+            }
+            Some(AppLogin {
+                redirect,
+                challenge: challenge.to_owned(),
+            })
+        }
+    };
 
     let metadata = provider.metadata(&app.http).await.map_err(|e| {
         tracing::warn!(provider = %provider.config.id, error = %e, "discovery failed");
@@ -97,6 +115,7 @@ pub async fn start(
         verifier: verifier.clone(),
         nonce: Some(nonce.clone()),
         return_to,
+        app: app_login,
         created_at: now,
         expires_at: now + app.config.transaction_ttl.as_secs(),
     };

@@ -2,6 +2,7 @@
 //! response; the decisions live in the typed functions beside it.
 
 pub mod callback;
+pub mod handoff;
 pub mod login;
 pub mod refresh;
 pub mod session;

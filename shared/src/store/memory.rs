@@ -6,12 +6,13 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{Session, Store, StoreError, TokenSet, Transaction};
+use super::{Handoff, Session, Store, StoreError, TokenSet, Transaction};
 
 /// In-process store.
 #[derive(Default)]
 pub struct MemoryStore {
     transactions: Mutex<HashMap<String, Transaction>>,
+    handoffs: Mutex<HashMap<String, Handoff>>,
     sessions: Mutex<HashMap<String, Session>>,
 }
 
@@ -56,6 +57,20 @@ impl Store for MemoryStore {
     ) -> Result<Option<Transaction>, StoreError> {
         let taken = lock(&self.transactions).remove(key);
         Ok(taken.filter(|tx| tx.expires_at > now))
+    }
+
+    async fn put_handoff(&self, handoff: &Handoff) -> Result<(), StoreError> {
+        let mut map = lock(&self.handoffs);
+        if map.contains_key(&handoff.key) {
+            return Err(StoreError::AlreadyExists);
+        }
+        map.insert(handoff.key.clone(), handoff.clone());
+        Ok(())
+    }
+
+    async fn take_handoff(&self, key: &str, now: u64) -> Result<Option<Handoff>, StoreError> {
+        let taken = lock(&self.handoffs).remove(key);
+        Ok(taken.filter(|h| h.expires_at > now))
     }
 
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {

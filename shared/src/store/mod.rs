@@ -9,7 +9,7 @@ pub mod memory;
 use async_trait::async_trait;
 
 use crate::secret::{AccessToken, CodeVerifier, IdToken, Nonce, RefreshToken};
-use crate::types::{ProviderId, ReturnTo};
+use crate::types::{AppRedirect, ProviderId, ReturnTo};
 
 /// A login in progress, stored under a key derived from its state, provider and browser binding.
 #[derive(Clone, Debug)]
@@ -24,9 +24,44 @@ pub struct Transaction {
     pub nonce: Option<Nonce>,
     /// Where the browser goes afterwards.
     pub return_to: ReturnTo,
+    /// For a mobile login: the app's redirect and its PKCE challenge for the hand-off.
+    pub app: Option<AppLogin>,
     /// Unix seconds when the login started.
     pub created_at: u64,
     /// Unix seconds after which the transaction is void.
+    pub expires_at: u64,
+}
+
+/// The mobile part of a login transaction (RFC 8252).
+#[derive(Clone, Debug)]
+pub struct AppLogin {
+    /// Where the browser hands the one-time code to the app.
+    pub redirect: AppRedirect,
+    /// The app's S256 code challenge, checked when it redeems the code.
+    pub challenge: String,
+}
+
+impl Transaction {
+    /// Where a failed login sends the browser: the app, or `return_to`, with `error=<code>`.
+    pub fn error_location(&self, code: &str) -> String {
+        match &self.app {
+            Some(app) => app.redirect.with_param("error", code),
+            None => self.return_to.with_error(code),
+        }
+    }
+}
+
+/// A completed mobile login waiting for the app to redeem its one-time code. The session is
+/// created only at redemption, with a fresh id, so no session id is ever stored.
+#[derive(Clone, Debug)]
+pub struct Handoff {
+    /// SHA-256 of the one-time code.
+    pub key: String,
+    /// The app's S256 challenge.
+    pub challenge: String,
+    /// The session to create (its `key` is set at redemption).
+    pub session: Session,
+    /// Unix seconds after which the code is void.
     pub expires_at: u64,
 }
 
@@ -110,6 +145,12 @@ pub trait Store: Send + Sync {
         key: &str,
         now: u64,
     ) -> Result<Option<Transaction>, StoreError>;
+
+    /// Stores a hand-off; fails with [`StoreError::AlreadyExists`] on a key collision.
+    async fn put_handoff(&self, handoff: &Handoff) -> Result<(), StoreError>;
+
+    /// Removes and returns a hand-off in one atomic step; expired ones read as absent.
+    async fn take_handoff(&self, key: &str, now: u64) -> Result<Option<Handoff>, StoreError>;
 
     /// Stores a new session; fails with [`StoreError::AlreadyExists`] if the key exists.
     async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
