@@ -60,6 +60,10 @@ pub struct Stats {
     pub last_token_form: Vec<(String, String)>,
     /// Requests to `/userinfo` (counted whether or not they succeed).
     pub userinfo_requests: usize,
+    /// `GET /jwks` requests, so tests can prove a key set was (not) fetched again.
+    pub jwks_requests: usize,
+    /// `GET /.well-known/openid-configuration` requests.
+    pub discovery_requests: usize,
 }
 
 /// Ways to make the provider misbehave. `Behavior::default()` is a well-behaved provider.

@@ -14,6 +14,7 @@ use crate::{DevProvider, html};
 
 /// `GET /.well-known/openid-configuration`.
 pub(crate) async fn discovery(State(p): State<DevProvider>) -> Json<Value> {
+    p.lock().stats.discovery_requests += 1;
     Json(json!({
         "issuer": p.issuer(),
         "authorization_endpoint": p.endpoint("/authorize"),
@@ -41,7 +42,11 @@ pub(crate) async fn discovery(State(p): State<DevProvider>) -> Json<Value> {
 
 /// `GET /jwks`: only the current signing key.
 pub(crate) async fn jwks(State(p): State<DevProvider>) -> Json<Value> {
-    let jwk = p.lock().key.jwk();
+    let jwk = {
+        let mut st = p.lock();
+        st.stats.jwks_requests += 1;
+        st.key.jwk()
+    };
     Json(json!({ "keys": [jwk] }))
 }
 

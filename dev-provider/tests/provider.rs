@@ -209,8 +209,11 @@ async fn discovery_document_is_served_with_the_issuer() {
         serde_json::json!(["S256"])
     );
     assert_eq!(d["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(p.stats().discovery_requests, 1);
+    assert_eq!(p.stats().jwks_requests, 0);
 
     let jwks = get(&p, "/jwks").await.json();
+    assert_eq!(p.stats().jwks_requests, 1);
     let key = &jwks["keys"][0];
     assert_eq!(key["kty"], "EC");
     assert_eq!(key["crv"], "P-256");

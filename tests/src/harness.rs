@@ -1,0 +1,230 @@
+//! The harness: one dev provider on 127.0.0.1, an [`App`] built from TOML text pointing at it,
+//! a [`MemoryStore`] the test can inspect and a fake clock it can move.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dev_provider::{Behavior, Client, DevProvider, Stats};
+use shared::App;
+use shared::app::Clock;
+use shared::config::Config;
+use shared::store::memory::MemoryStore;
+use shared::store::{Session, Store};
+use tokio::task::JoinHandle;
+
+use crate::browser::Browser;
+
+/// Where the token handler is configured to live.
+pub const PUBLIC_BASE_URL: &str = "https://auth.example.test";
+/// The one frontend origin allowed.
+pub const APP_ORIGIN: &str = "https://app.example.test";
+/// The provider name of the default harness.
+pub const PROVIDER: &str = "dev";
+
+/// The OAuth client id the harness registers for `provider`.
+pub fn client_id(provider: &str) -> String {
+    format!("{provider}-client")
+}
+
+/// The client secret the harness registers for `provider`; distinctive, so logs can be searched.
+pub fn client_secret(provider: &str) -> String {
+    format!("{provider}-Secret-Zq8vW3kR5mN7pT2x")
+}
+
+fn secret_var(provider: &str) -> String {
+    format!("SECRET_{}", provider.to_ascii_uppercase().replace('-', "_"))
+}
+
+/// A clock the test moves by hand; starts at the system time so that tokens the dev provider
+/// signs with real timestamps stay valid.
+pub struct FakeClock(AtomicU64);
+
+impl FakeClock {
+    /// A clock at the current system time.
+    pub fn at_system_time() -> Arc<Self> {
+        Arc::new(Self(AtomicU64::new(shared::app::SystemClock.now())))
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, secs: u64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// How to build a [`Harness`].
+pub struct HarnessBuilder {
+    providers: Vec<(String, String)>,
+    settings: Vec<String>,
+    cookie_secure: bool,
+}
+
+impl HarnessBuilder {
+    /// Adds a provider `name` (client `{name}-client` on the shared dev provider) with extra
+    /// TOML lines for its table (e.g. `token_endpoint_auth_method = "client_secret_post"`).
+    pub fn provider(mut self, name: &str, extra_toml: &str) -> Self {
+        self.providers
+            .push((name.to_owned(), extra_toml.to_owned()));
+        self
+    }
+
+    /// Adds a top-level TOML line (e.g. `refresh_skew = "60s"`).
+    pub fn setting(mut self, line: &str) -> Self {
+        self.settings.push(line.to_owned());
+        self
+    }
+
+    /// `cookie_secure` (true unless changed).
+    pub fn cookie_secure(mut self, secure: bool) -> Self {
+        self.cookie_secure = secure;
+        self
+    }
+
+    /// Starts the dev provider and builds the app.
+    pub async fn spawn(mut self) -> Harness {
+        if self.providers.is_empty() {
+            self.providers.push((PROVIDER.to_owned(), String::new()));
+        }
+        let clients = self
+            .providers
+            .iter()
+            .map(|(name, _)| Client {
+                client_id: client_id(name),
+                client_secret: client_secret(name),
+                redirect_uris: vec![format!("{PUBLIC_BASE_URL}/auth/{name}/callback")],
+            })
+            .collect();
+        let (provider, server) = DevProvider::spawn(clients).await;
+        let config_text = self.config_text(&provider.issuer());
+        let names: Vec<String> = self.providers.iter().map(|(n, _)| n.clone()).collect();
+        let config = Config::from_toml(&config_text, |var| {
+            names
+                .iter()
+                .find(|n| secret_var(n) == var)
+                .map(|n| client_secret(n))
+        })
+        .unwrap_or_else(|e| panic!("test configuration refused: {e}\n{config_text}"));
+        let store = Arc::new(MemoryStore::new());
+        let clock = FakeClock::at_system_time();
+        let app = App::new(config, Arc::clone(&store) as Arc<dyn Store>)
+            .expect("app builds")
+            .with_clock(Arc::clone(&clock) as Arc<dyn Clock>);
+        Harness {
+            provider,
+            app: Arc::new(app),
+            store,
+            clock,
+            config_text,
+            server,
+        }
+    }
+
+    fn config_text(&self, issuer: &str) -> String {
+        let mut text = format!(
+            "public_base_url = \"{PUBLIC_BASE_URL}\"\n\
+             allowed_origins = [\"{APP_ORIGIN}\"]\n\
+             cookie_secure = {}\n",
+            self.cookie_secure
+        );
+        for line in &self.settings {
+            text.push_str(line);
+            text.push('\n');
+        }
+        for (name, extra) in &self.providers {
+            text.push_str(&format!(
+                "\n[providers.{name}]\n\
+                 preset = \"oidc\"\n\
+                 issuer = \"{issuer}\"\n\
+                 client_id = \"{}\"\n\
+                 client_secret = \"${{{}}}\"\n\
+                 scopes = [\"openid\", \"email\", \"profile\", \"offline_access\"]\n\
+                 {extra}\n",
+                client_id(name),
+                secret_var(name),
+            ));
+        }
+        text
+    }
+}
+
+/// A running dev provider and an app configured against it.
+pub struct Harness {
+    /// The dev provider (behaviour switches, stats, approval).
+    pub provider: DevProvider,
+    /// The token handler under test.
+    pub app: Arc<App>,
+    /// The app's store, kept to inspect it.
+    pub store: Arc<MemoryStore>,
+    /// The app's clock.
+    pub clock: Arc<FakeClock>,
+    /// The configuration the app was built from.
+    pub config_text: String,
+    server: JoinHandle<()>,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Harness {
+    /// One provider called [`PROVIDER`], secure cookies, defaults everywhere else.
+    pub async fn spawn() -> Self {
+        Self::builder().spawn().await
+    }
+
+    /// A builder for other set-ups.
+    pub fn builder() -> HarnessBuilder {
+        HarnessBuilder {
+            providers: Vec::new(),
+            settings: Vec::new(),
+            cookie_secure: true,
+        }
+    }
+
+    /// A browser with an empty cookie jar.
+    pub fn browser(&self) -> Browser {
+        Browser::new(Arc::clone(&self.app), self.provider.clone())
+    }
+
+    /// What the provider has seen so far.
+    pub fn stats(&self) -> Stats {
+        self.provider.stats()
+    }
+
+    /// Switches the provider's behaviour.
+    pub fn set_behavior(&self, behavior: Behavior) {
+        self.provider.set_behavior(behavior);
+    }
+
+    /// The app's current time.
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// The issuer of the dev provider.
+    pub fn issuer(&self) -> String {
+        self.provider.issuer()
+    }
+
+    /// The session stored under `key` (the store's key, not the cookie value).
+    pub async fn stored_session(&self, key: &str) -> Option<Session> {
+        self.store
+            .get_session(key, self.now())
+            .await
+            .expect("memory store answers")
+    }
+
+    /// The session a session id (cookie value or bearer token) names, looked up by its hash.
+    pub async fn session_for(&self, session_id: &str) -> Session {
+        self.stored_session(&crate::sha256_b64url(session_id))
+            .await
+            .expect("a stored session for this session id")
+    }
+}

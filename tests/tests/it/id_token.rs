@@ -1,0 +1,158 @@
+//! id_token verification at the callback, and JWKS caching and key rotation.
+
+use dev_provider::Behavior;
+use http::StatusCode;
+use integration_tests::{Harness, client_id};
+
+#[tokio::test]
+async fn callback_rejects_invalid_id_tokens_and_creates_no_session() {
+    let h = Harness::spawn().await;
+    let issuer = h.issuer();
+    let b = Behavior::default;
+    let cases = [
+        (
+            "wrong iss",
+            Behavior {
+                id_token_iss: Some(format!("{issuer}/other")),
+                ..b()
+            },
+        ),
+        (
+            "wrong aud",
+            Behavior {
+                id_token_aud: Some("someone-else".into()),
+                ..b()
+            },
+        ),
+        (
+            "wrong azp",
+            Behavior {
+                id_token_azp: Some("someone-else".into()),
+                ..b()
+            },
+        ),
+        (
+            "wrong nonce",
+            Behavior {
+                id_token_nonce: Some("not-the-login-nonce".into()),
+                ..b()
+            },
+        ),
+        (
+            "expired",
+            Behavior {
+                id_token_exp_offset: Some(-600),
+                ..b()
+            },
+        ),
+        (
+            "issued in the future",
+            Behavior {
+                id_token_iat_offset: Some(3600),
+                ..b()
+            },
+        ),
+        (
+            "not yet valid",
+            Behavior {
+                id_token_nbf_offset: Some(3600),
+                ..b()
+            },
+        ),
+        (
+            "bad signature",
+            Behavior {
+                id_token_bad_signature: true,
+                ..b()
+            },
+        ),
+        (
+            "alg none",
+            Behavior {
+                id_token_alg_none: true,
+                ..b()
+            },
+        ),
+        (
+            "HS256 keyed with the client secret",
+            Behavior {
+                id_token_hs256_with_secret: true,
+                ..b()
+            },
+        ),
+        (
+            "no id_token",
+            Behavior {
+                omit_id_token: true,
+                ..b()
+            },
+        ),
+    ];
+    for (name, behavior) in cases {
+        h.set_behavior(behavior);
+        let grants_before = h.stats().authorization_code_grants;
+        let mut browser = h.browser();
+
+        let reply = browser.try_sign_in("dev", "alice", Some("/app/home")).await;
+
+        assert_eq!(reply.status, StatusCode::FOUND, "{name}: {reply:?}");
+        assert_eq!(reply.location(), "/app/home?error=login_failed", "{name}");
+        assert!(
+            reply.set_cookie("__Host-session").is_none(),
+            "{name}: {reply:?}"
+        );
+        assert!(browser.session_id().is_none(), "{name}");
+        assert_eq!(
+            h.stats().authorization_code_grants,
+            grants_before + 1,
+            "{name}"
+        );
+        assert_eq!(h.store.session_count(), 0, "{name}: no session stored");
+    }
+
+    // The same flow with a well-behaved provider signs in: the failures above were the tokens.
+    h.set_behavior(Behavior::default());
+    let mut browser = h.browser();
+    browser.sign_in("dev", "alice").await;
+    assert_eq!(h.store.session_count(), 1);
+}
+
+#[tokio::test]
+async fn id_token_with_the_matching_azp_is_accepted() {
+    let h = Harness::spawn().await;
+    h.set_behavior(Behavior {
+        id_token_azp: Some(client_id("dev")),
+        ..Behavior::default()
+    });
+    let mut browser = h.browser();
+
+    browser.sign_in("dev", "alice").await;
+
+    assert_eq!(h.store.session_count(), 1);
+}
+
+#[tokio::test]
+async fn jwks_is_cached_refetched_once_for_a_rotated_key_and_rate_limited() {
+    let h = Harness::spawn().await;
+
+    h.browser().sign_in("dev", "alice").await;
+    h.browser().sign_in("dev", "bob").await;
+    assert_eq!(h.stats().jwks_requests, 1, "the key set is cached");
+
+    h.provider.rotate_keys();
+    h.browser().sign_in("dev", "carol").await;
+    assert_eq!(h.stats().jwks_requests, 2, "one refetch for the new kid");
+
+    h.set_behavior(Behavior {
+        id_token_unknown_kid_key: true,
+        ..Behavior::default()
+    });
+    let reply = h.browser().try_sign_in("dev", "dave", Some("/app")).await;
+    assert_eq!(reply.location(), "/app?error=login_failed", "{reply:?}");
+    assert_eq!(
+        h.stats().jwks_requests,
+        2,
+        "no second refetch within the rate-limit window"
+    );
+    assert_eq!(h.store.session_count(), 3);
+}

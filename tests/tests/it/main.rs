@@ -1,0 +1,15 @@
+//! All integration tests, in one test binary: the flows driven in-process through
+//! `App::handle` against the real dev provider on loopback, and the Lambda binaries.
+
+#![allow(clippy::unwrap_used)]
+
+mod callback;
+mod headers;
+mod hostile;
+mod id_token;
+mod lambda;
+mod login;
+mod logs;
+mod refresh;
+mod session;
+mod store;

@@ -1,0 +1,427 @@
+//! One storage suite, run against both backends: the embedded store and DynamoDB (moto in
+//! server mode, whose endpoint `scripts/test` exports as `DYNAMODB_ENDPOINT`).
+
+use std::sync::Arc;
+
+use base64::Engine;
+use shared::crypto::Keyring;
+use shared::secret::{AccessToken, CodeVerifier, IdToken, Nonce, RefreshToken};
+use shared::store::dynamodb::{DynamoSettings, DynamoStore};
+use shared::store::item::{Attr, attr};
+use shared::store::memory::MemoryStore;
+use shared::store::{
+    Handoff, Profile, RawItems, Session, Store, StoreError, TokenSet, Transaction,
+};
+use shared::types::{ProviderId, ReturnTo};
+
+const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const KEY_B: &str = "HxwdHhsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=";
+const NOW: u64 = 1_800_000_000;
+
+/// A backend under test: the store port plus raw item access.
+trait Backend: Store + RawItems {}
+impl<T: Store + RawItems> Backend for T {}
+
+/// The endpoint of the DynamoDB-compatible server the test command started.
+pub fn dynamodb_endpoint() -> String {
+    std::env::var("DYNAMODB_ENDPOINT").expect(
+        "DYNAMODB_ENDPOINT is not set: run the tests through scripts/test, which starts moto",
+    )
+}
+
+/// A fresh, uniquely named table on the test server.
+pub fn unique_table() -> String {
+    format!(
+        "auth-test-{}",
+        shared::crypto::random_token(9).replace(['-', '_'], "x")
+    )
+}
+
+async fn dynamo(table: &str, keys: &[&str]) -> DynamoStore {
+    let settings = DynamoSettings {
+        table: table.to_owned(),
+        endpoint: Some(dynamodb_endpoint().parse().unwrap()),
+        region: Some("us-east-1".into()),
+    };
+    let store = DynamoStore::connect(&settings, Keyring::from_base64(keys).unwrap()).await;
+    store.ensure_table().await.unwrap();
+    store
+}
+
+/// Opens a second handle on the same data with other keys (a new Lambda instance, or a
+/// rotated keyring), by copying raw items for the embedded store.
+async fn reopen(kind: &str, table: &str, from: &dyn Backend, keys: &[&str]) -> Arc<dyn Backend> {
+    match kind {
+        "memory" => {
+            let store = MemoryStore::with_keyring(Keyring::from_base64(keys).unwrap());
+            for item in from.scan().await.unwrap() {
+                store.put_raw(item).await.unwrap();
+            }
+            Arc::new(store)
+        }
+        _ => Arc::new(dynamo(table, keys).await),
+    }
+}
+
+async fn backend(kind: &str) -> (Arc<dyn Backend>, String) {
+    let table = unique_table();
+    let store: Arc<dyn Backend> = match kind {
+        "memory" => Arc::new(MemoryStore::with_keyring(
+            Keyring::from_base64(&[KEY_A]).unwrap(),
+        )),
+        _ => Arc::new(dynamo(&table, &[KEY_A]).await),
+    };
+    (store, table)
+}
+
+fn transaction(key: &str) -> Transaction {
+    Transaction {
+        key: key.to_owned(),
+        provider: ProviderId::parse("dev").unwrap(),
+        verifier: CodeVerifier::new("verifier-SECRET-0123456789abcdefghijklmnopq"),
+        nonce: Some(Nonce::new("nonce-SECRET-0123456789abcdefghijklmnopqrst")),
+        return_to: ReturnTo::Path("/app/home".into()),
+        app: None,
+        created_at: NOW,
+        expires_at: NOW + 600,
+    }
+}
+
+fn session(key: &str, tag: &str) -> Session {
+    Session {
+        key: key.to_owned(),
+        provider: ProviderId::parse("dev").unwrap(),
+        subject: format!("subject-{tag}"),
+        profile: Profile {
+            name: Some(format!("Name {tag}")),
+            email: Some(format!("person-{tag}@mail.example")),
+            picture: None,
+        },
+        tokens: tokens(tag),
+        version: 0,
+        created_at: NOW,
+        expires_at: NOW + 3600,
+    }
+}
+
+fn tokens(tag: &str) -> TokenSet {
+    TokenSet {
+        access_token: AccessToken::new(format!("access-SECRET-{tag}")),
+        access_expires_at: NOW + 3600,
+        refresh_token: Some(RefreshToken::new(format!("refresh-SECRET-{tag}"))),
+        scope: Some("openid email".into()),
+        id_token: Some(IdToken::new(format!("idtoken-SECRET-{tag}"))),
+    }
+}
+
+/// Generates one `#[tokio::test]` per backend for a suite function `async fn(&str)`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() { super::$name("memory").await })*
+        }
+        mod dynamodb {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() { super::$name("dynamodb").await })*
+        }
+    };
+}
+
+on_both_backends!(
+    transaction_is_taken_exactly_once,
+    transaction_key_collision_is_refused,
+    expired_transaction_reads_as_absent_and_is_removed,
+    concurrent_takers_of_one_transaction_have_exactly_one_winner,
+    session_key_collision_is_refused,
+    token_replacement_with_a_stale_version_conflicts,
+    token_replacement_of_a_missing_session_conflicts,
+    expired_session_reads_as_absent,
+    deleting_a_session_reports_whether_it_existed,
+    handoff_is_taken_exactly_once_and_expires,
+    a_scan_shows_no_secret_material,
+    a_ciphertext_moved_to_another_row_does_not_open,
+    a_rotated_keyring_still_opens_old_rows,
+);
+
+async fn transaction_is_taken_exactly_once(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store.put_transaction(&transaction("tx-1")).await.unwrap();
+    let taken = store
+        .take_transaction("tx-1", NOW)
+        .await
+        .unwrap()
+        .expect("first take wins");
+    assert_eq!(
+        taken.verifier.expose(),
+        "verifier-SECRET-0123456789abcdefghijklmnopq"
+    );
+    assert_eq!(taken.return_to, ReturnTo::Path("/app/home".into()));
+    assert!(store.take_transaction("tx-1", NOW).await.unwrap().is_none());
+}
+
+async fn transaction_key_collision_is_refused(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store.put_transaction(&transaction("tx-1")).await.unwrap();
+    let second = store.put_transaction(&transaction("tx-1")).await;
+    assert!(
+        matches!(second, Err(StoreError::AlreadyExists)),
+        "{second:?}"
+    );
+}
+
+async fn expired_transaction_reads_as_absent_and_is_removed(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store.put_transaction(&transaction("tx-1")).await.unwrap();
+    assert!(
+        store
+            .take_transaction("tx-1", NOW + 600)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store.take_transaction("tx-1", NOW).await.unwrap().is_none(),
+        "expired take removed it"
+    );
+}
+
+async fn concurrent_takers_of_one_transaction_have_exactly_one_winner(kind: &str) {
+    let (store, table) = backend(kind).await;
+    store
+        .put_transaction(&transaction("tx-race"))
+        .await
+        .unwrap();
+    // Separate clients for DynamoDB, as separate Lambda instances would have.
+    let mut handles: Vec<Arc<dyn Backend>> = Vec::new();
+    for _ in 0..20 {
+        handles.push(match kind {
+            "memory" => Arc::clone(&store),
+            _ => Arc::new(dynamo(&table, &[KEY_A]).await),
+        });
+    }
+    let tasks: Vec<_> = handles
+        .into_iter()
+        .map(|s| tokio::spawn(async move { s.take_transaction("tx-race", NOW).await }))
+        .collect();
+    let mut winners = 0;
+    for t in tasks {
+        if t.await.unwrap().unwrap().is_some() {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+async fn session_key_collision_is_refused(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store.create_session(&session("s-1", "a")).await.unwrap();
+    let second = store.create_session(&session("s-1", "b")).await;
+    assert!(
+        matches!(second, Err(StoreError::AlreadyExists)),
+        "{second:?}"
+    );
+    let kept = store.get_session("s-1", NOW).await.unwrap().unwrap();
+    assert_eq!(kept.subject, "subject-a");
+}
+
+async fn token_replacement_with_a_stale_version_conflicts(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store.create_session(&session("s-1", "a")).await.unwrap();
+    store.replace_tokens("s-1", 0, &tokens("b")).await.unwrap();
+    let stale = store.replace_tokens("s-1", 0, &tokens("c")).await;
+    assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
+    let current = store.get_session("s-1", NOW).await.unwrap().unwrap();
+    assert_eq!(current.version, 1);
+    assert_eq!(current.tokens.access_token.expose(), "access-SECRET-b");
+    assert_eq!(
+        current
+            .tokens
+            .refresh_token
+            .as_ref()
+            .map(|t| t.expose().to_owned()),
+        Some("refresh-SECRET-b".into())
+    );
+    assert_eq!(
+        current.profile.email.as_deref(),
+        Some("person-a@mail.example")
+    );
+}
+
+async fn token_replacement_of_a_missing_session_conflicts(kind: &str) {
+    let (store, _) = backend(kind).await;
+    let missing = store.replace_tokens("nope", 0, &tokens("x")).await;
+    assert!(matches!(missing, Err(StoreError::Conflict)), "{missing:?}");
+    assert!(
+        store.get_session("nope", NOW).await.unwrap().is_none(),
+        "no item was created"
+    );
+}
+
+async fn expired_session_reads_as_absent(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store.create_session(&session("s-1", "a")).await.unwrap();
+    assert!(
+        store
+            .get_session("s-1", NOW + 3599)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .get_session("s-1", NOW + 3600)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn deleting_a_session_reports_whether_it_existed(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store.create_session(&session("s-1", "a")).await.unwrap();
+    assert!(store.delete_session("s-1").await.unwrap());
+    assert!(!store.delete_session("s-1").await.unwrap());
+    assert!(store.get_session("s-1", NOW).await.unwrap().is_none());
+}
+
+async fn handoff_is_taken_exactly_once_and_expires(kind: &str) {
+    let (store, _) = backend(kind).await;
+    let handoff = |key: &str| Handoff {
+        key: key.to_owned(),
+        challenge: "challenge-value".into(),
+        session: session("", "h"),
+        expires_at: NOW + 60,
+    };
+    store.put_handoff(&handoff("h-1")).await.unwrap();
+    let taken = store.take_handoff("h-1", NOW).await.unwrap().unwrap();
+    assert_eq!(taken.session.subject, "subject-h");
+    assert_eq!(
+        taken.session.tokens.access_token.expose(),
+        "access-SECRET-h"
+    );
+    assert!(store.take_handoff("h-1", NOW).await.unwrap().is_none());
+    store.put_handoff(&handoff("h-2")).await.unwrap();
+    assert!(store.take_handoff("h-2", NOW + 60).await.unwrap().is_none());
+}
+
+/// Every plain and base64 form of `secret` that a careless store might write.
+fn forms(secret: &str) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let b = secret.as_bytes();
+    vec![
+        secret.to_owned(),
+        STANDARD.encode(b),
+        STANDARD_NO_PAD.encode(b),
+        URL_SAFE.encode(b),
+        URL_SAFE_NO_PAD.encode(b),
+    ]
+}
+
+/// Asserts that no attribute of any scanned item contains any form of any secret.
+pub async fn assert_scan_has_no(store: &dyn RawItems, secrets: &[&str]) {
+    let items = store.scan().await.unwrap();
+    assert!(!items.is_empty(), "the scan found items to inspect");
+    let dump: Vec<String> = items
+        .iter()
+        .flat_map(|item| item.iter())
+        .map(|(k, v)| match v {
+            Attr::S(s) => format!("{k}={s}"),
+            Attr::N(n) => format!("{k}={n}"),
+        })
+        .collect();
+    for secret in secrets {
+        for form in forms(secret) {
+            // Short base64 fragments would match by chance; every secret here is long.
+            assert!(
+                !dump.iter().any(|attr| attr.contains(&form)),
+                "the table holds {secret:?} (as {form:?})"
+            );
+        }
+    }
+}
+
+async fn a_scan_shows_no_secret_material(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store.put_transaction(&transaction("tx-1")).await.unwrap();
+    store.create_session(&session("s-1", "a")).await.unwrap();
+    store
+        .put_handoff(&Handoff {
+            key: "h-1".into(),
+            challenge: "challenge-value".into(),
+            session: session("", "h"),
+            expires_at: NOW + 60,
+        })
+        .await
+        .unwrap();
+    assert_scan_has_no(
+        store.as_ref(),
+        &[
+            "verifier-SECRET-0123456789abcdefghijklmnopq",
+            "nonce-SECRET-0123456789abcdefghijklmnopqrst",
+            "access-SECRET-a",
+            "refresh-SECRET-a",
+            "idtoken-SECRET-a",
+            "person-a@mail.example",
+            "access-SECRET-h",
+            "refresh-SECRET-h",
+            "person-h@mail.example",
+            "/app/home",
+        ],
+    )
+    .await;
+}
+
+async fn a_ciphertext_moved_to_another_row_does_not_open(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store.create_session(&session("s-1", "a")).await.unwrap();
+    store.create_session(&session("s-2", "b")).await.unwrap();
+    let items = store.scan().await.unwrap();
+    let find = |pk: &str| {
+        items
+            .iter()
+            .find(|i| i.get(attr::PK) == Some(&Attr::S(pk.into())))
+            .cloned()
+            .unwrap()
+    };
+    let (mut one, mut two) = (find("session#s-1"), find("session#s-2"));
+    let tokens_one = one.get(attr::TOKENS).cloned().unwrap();
+    let tokens_two = two.get(attr::TOKENS).cloned().unwrap();
+    one.insert(attr::TOKENS.into(), tokens_two);
+    two.insert(attr::TOKENS.into(), tokens_one.clone());
+    store.put_raw(one.clone()).await.unwrap();
+    store.put_raw(two).await.unwrap();
+    for key in ["s-1", "s-2"] {
+        let read = store.get_session(key, NOW).await;
+        assert!(
+            matches!(read, Err(StoreError::Corrupt(_))),
+            "{key}: {read:?}"
+        );
+    }
+    // Within one row, a ciphertext moved to another attribute does not open either.
+    one.insert(attr::PROFILE.into(), tokens_one.clone());
+    one.insert(attr::TOKENS.into(), tokens_one);
+    store.put_raw(one).await.unwrap();
+    assert!(matches!(
+        store.get_session("s-1", NOW).await,
+        Err(StoreError::Corrupt(_))
+    ));
+}
+
+async fn a_rotated_keyring_still_opens_old_rows(kind: &str) {
+    let (store, table) = backend(kind).await;
+    store.create_session(&session("s-1", "a")).await.unwrap();
+    let rotated = reopen(kind, &table, store.as_ref(), &[KEY_B, KEY_A]).await;
+    let read = rotated.get_session("s-1", NOW).await.unwrap().unwrap();
+    assert_eq!(read.tokens.access_token.expose(), "access-SECRET-a");
+    // New writes are sealed with the new first key: a keyring without it cannot read them.
+    rotated
+        .replace_tokens("s-1", 0, &tokens("b"))
+        .await
+        .unwrap();
+    let old_only = reopen(kind, &table, rotated.as_ref(), &[KEY_A]).await;
+    assert!(matches!(
+        old_only.get_session("s-1", NOW).await,
+        Err(StoreError::Corrupt(_))
+    ));
+}
