@@ -14,6 +14,7 @@ use crate::http::{ApiError, Cookies, Request, Response, finish};
 use crate::provider::Provider;
 use crate::provider::client::HttpClient;
 use crate::store::Store;
+use crate::store::dynamodb::{DynamoSettings, DynamoStore};
 use crate::store::memory::MemoryStore;
 use crate::types::ProviderId;
 
@@ -146,15 +147,36 @@ impl App {
         })
     }
 
-    /// Builds the application with the store the configuration names.
-    pub async fn from_config(config: Config) -> Result<Self, StartupError> {
+    /// Builds the application with the store the configuration names (clients built once).
+    pub async fn from_config(mut config: Config) -> Result<Self, StartupError> {
+        let keyring = config.encryption.take();
         let store: Arc<dyn Store> = match &config.store {
-            StoreConfig::Memory => Arc::new(MemoryStore::new()),
-            StoreConfig::Dynamodb { .. } => {
-                return Err(StartupError::Store(
-                    "the DynamoDB store is not part of this build yet; use kind = \"memory\""
-                        .into(),
-                ));
+            StoreConfig::Memory => Arc::new(match keyring {
+                Some(k) => MemoryStore::with_keyring(k),
+                None => MemoryStore::new(),
+            }),
+            StoreConfig::Dynamodb {
+                table,
+                endpoint,
+                region,
+                create_table,
+            } => {
+                let keyring = keyring.ok_or_else(|| {
+                    StartupError::Store("encryption.keys is required for DynamoDB".into())
+                })?;
+                let settings = DynamoSettings {
+                    table: table.clone(),
+                    endpoint: endpoint.clone(),
+                    region: region.clone(),
+                };
+                let store = DynamoStore::connect(&settings, keyring).await;
+                if *create_table {
+                    store
+                        .ensure_table()
+                        .await
+                        .map_err(|e| StartupError::Store(e.to_string()))?;
+                }
+                Arc::new(store)
             }
         };
         Self::new(config, store)

@@ -551,9 +551,9 @@ fn validate_provider(
                 ConfigError::new(format!("{key}.issuer"), "required for preset = \"oidc\"")
             })?;
             service_url(&raw_issuer, &format!("{key}.issuer"))?;
-            ProviderKind::Oidc {
-                issuer: raw_issuer.trim_end_matches('/').to_owned(),
-            }
+            // Kept exactly as written: the discovery document and the id_token must repeat it
+            // to the character, trailing slash included.
+            ProviderKind::Oidc { issuer: raw_issuer }
         }
         other => {
             return Err(ConfigError::new(

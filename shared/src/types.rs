@@ -181,6 +181,16 @@ impl AppRedirect {
         matches.then_some(Self(url))
     }
 
+    /// Re-reads a redirect that was validated when it was stored.
+    pub fn stored(raw: &str) -> Option<Self> {
+        Url::parse(raw).ok().map(Self)
+    }
+
+    /// The redirect as text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
     /// The redirect with one query parameter added.
     pub fn with_param(&self, name: &str, value: &str) -> String {
         let mut u = self.0.clone();

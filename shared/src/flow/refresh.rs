@@ -30,7 +30,6 @@ pub struct Issued {
 }
 
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct Options {
     #[serde(default)]
     force: bool,

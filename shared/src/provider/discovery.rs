@@ -34,7 +34,10 @@ pub struct Metadata {
 
 /// Fetches `{issuer}/.well-known/openid-configuration` and checks it.
 pub async fn fetch(http: &HttpClient, issuer: &str) -> Result<Metadata, ProviderError> {
-    let url = format!("{issuer}/.well-known/openid-configuration");
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
     let fetched = http.fetch(http.reqwest().get(url)).await?;
     if fetched.status.is_server_error() {
         return Err(ProviderError::Unavailable(format!(

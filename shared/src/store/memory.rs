@@ -1,53 +1,90 @@
-//! The embedded store: a mutex-guarded map for local runs and tests, with the same
-//! at-most-once semantics as the DynamoDB backend.
+//! The embedded store: one mutex-guarded map of sealed items, for local runs and tests, with
+//! the same at-most-once semantics and the same stored form as the DynamoDB backend.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{Handoff, Session, Store, StoreError, TokenSet, Transaction};
+use super::item::{Attr, Codec, Item, attr, expires_at, kind, pk};
+use super::{Handoff, RawItems, Session, Store, StoreError, TokenSet, Transaction};
+use crate::crypto::{Keyring, random_token};
 
 /// In-process store.
-#[derive(Default)]
 pub struct MemoryStore {
-    transactions: Mutex<HashMap<String, Transaction>>,
-    handoffs: Mutex<HashMap<String, Handoff>>,
-    sessions: Mutex<HashMap<String, Session>>,
+    items: Mutex<HashMap<String, Item>>,
+    codec: Codec,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store sealing with a random key of its own (nothing outlives the process).
     pub fn new() -> Self {
-        Self::default()
+        #[allow(clippy::expect_used)]
+        let keyring = Keyring::from_base64(&[random_token(32)])
+            .expect("32 random bytes are always a valid key");
+        Self::with_keyring(keyring)
+    }
+
+    /// An empty store sealing with `keyring`.
+    pub fn with_keyring(keyring: Keyring) -> Self {
+        Self {
+            items: Mutex::default(),
+            codec: Codec::new(keyring),
+        }
+    }
+
+    fn count(&self, item_kind: &str) -> usize {
+        lock(&self.items)
+            .values()
+            .filter(|i| i.get(attr::TYPE) == Some(&Attr::S(item_kind.into())))
+            .count()
     }
 
     /// How many transactions are held (live or expired); for tests.
     pub fn transaction_count(&self) -> usize {
-        lock(&self.transactions).len()
+        self.count(kind::TX)
     }
 
     /// How many sessions are held (live or expired); for tests.
     pub fn session_count(&self) -> usize {
-        lock(&self.sessions).len()
+        self.count(kind::SESSION)
+    }
+
+    fn insert_new(&self, item: Item) -> Result<(), StoreError> {
+        let Some(Attr::S(key)) = item.get(attr::PK).cloned() else {
+            return Err(StoreError::Corrupt("pk".into()));
+        };
+        let mut map = lock(&self.items);
+        if map.contains_key(&key) {
+            return Err(StoreError::AlreadyExists);
+        }
+        map.insert(key, item);
+        Ok(())
+    }
+
+    /// Removes the item and returns it when it has not expired.
+    fn take(&self, pk: &str, now: u64) -> Option<Item> {
+        lock(&self.items)
+            .remove(pk)
+            .filter(|item| expires_at(item) > now)
     }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding the lock cannot leave a map half-updated: every critical section is
-    // a single insert or remove, so the data is still consistent and usable.
+    // Every critical section is a single map operation, so a poisoned map is still consistent.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[async_trait]
 impl Store for MemoryStore {
     async fn put_transaction(&self, tx: &Transaction) -> Result<(), StoreError> {
-        let mut map = lock(&self.transactions);
-        if map.contains_key(&tx.key) {
-            return Err(StoreError::AlreadyExists);
-        }
-        map.insert(tx.key.clone(), tx.clone());
-        Ok(())
+        self.insert_new(self.codec.transaction_to_item(tx)?)
     }
 
     async fn take_transaction(
@@ -55,38 +92,32 @@ impl Store for MemoryStore {
         key: &str,
         now: u64,
     ) -> Result<Option<Transaction>, StoreError> {
-        let taken = lock(&self.transactions).remove(key);
-        Ok(taken.filter(|tx| tx.expires_at > now))
+        self.take(&pk(kind::TX, key), now)
+            .map(|item| self.codec.transaction_from_item(key, &item))
+            .transpose()
     }
 
     async fn put_handoff(&self, handoff: &Handoff) -> Result<(), StoreError> {
-        let mut map = lock(&self.handoffs);
-        if map.contains_key(&handoff.key) {
-            return Err(StoreError::AlreadyExists);
-        }
-        map.insert(handoff.key.clone(), handoff.clone());
-        Ok(())
+        self.insert_new(self.codec.handoff_to_item(handoff)?)
     }
 
     async fn take_handoff(&self, key: &str, now: u64) -> Result<Option<Handoff>, StoreError> {
-        let taken = lock(&self.handoffs).remove(key);
-        Ok(taken.filter(|h| h.expires_at > now))
+        self.take(&pk(kind::HANDOFF, key), now)
+            .map(|item| self.codec.handoff_from_item(key, &item))
+            .transpose()
     }
 
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
-        let mut map = lock(&self.sessions);
-        if map.contains_key(&session.key) {
-            return Err(StoreError::AlreadyExists);
-        }
-        map.insert(session.key.clone(), session.clone());
-        Ok(())
+        self.insert_new(self.codec.session_to_item(session)?)
     }
 
     async fn get_session(&self, key: &str, now: u64) -> Result<Option<Session>, StoreError> {
-        Ok(lock(&self.sessions)
-            .get(key)
-            .filter(|s| s.expires_at > now)
-            .cloned())
+        let item = lock(&self.items)
+            .get(&pk(kind::SESSION, key))
+            .filter(|item| expires_at(item) > now)
+            .cloned();
+        item.map(|item| self.codec.session_from_item(key, &item))
+            .transpose()
     }
 
     async fn replace_tokens(
@@ -95,18 +126,39 @@ impl Store for MemoryStore {
         expected_version: u64,
         tokens: &TokenSet,
     ) -> Result<(), StoreError> {
-        let mut map = lock(&self.sessions);
-        match map.get_mut(key) {
-            Some(s) if s.version == expected_version => {
-                s.tokens = tokens.clone();
-                s.version += 1;
-                Ok(())
-            }
-            _ => Err(StoreError::Conflict),
+        let sealed = self.codec.sealed_tokens(key, tokens)?;
+        let mut map = lock(&self.items);
+        let Some(item) = map.get_mut(&pk(kind::SESSION, key)) else {
+            return Err(StoreError::Conflict);
+        };
+        if item.get(attr::VERSION) != Some(&Attr::N(expected_version)) {
+            return Err(StoreError::Conflict);
         }
+        item.insert(attr::TOKENS.into(), sealed);
+        item.insert(
+            attr::ACCESS_EXPIRES_AT.into(),
+            Attr::N(tokens.access_expires_at),
+        );
+        item.insert(attr::VERSION.into(), Attr::N(expected_version + 1));
+        Ok(())
     }
 
     async fn delete_session(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(lock(&self.sessions).remove(key).is_some())
+        Ok(lock(&self.items).remove(&pk(kind::SESSION, key)).is_some())
+    }
+}
+
+#[async_trait]
+impl RawItems for MemoryStore {
+    async fn scan(&self) -> Result<Vec<Item>, StoreError> {
+        Ok(lock(&self.items).values().cloned().collect())
+    }
+
+    async fn put_raw(&self, item: Item) -> Result<(), StoreError> {
+        let Some(Attr::S(key)) = item.get(attr::PK).cloned() else {
+            return Err(StoreError::Corrupt("pk".into()));
+        };
+        lock(&self.items).insert(key, item);
+        Ok(())
     }
 }

@@ -4,6 +4,8 @@
 //! [`Store::take_transaction`] removes and returns in one step, [`Store::create_session`] fails
 //! when the key exists, and [`Store::replace_tokens`] checks the version it read.
 
+pub mod dynamodb;
+pub mod item;
 pub mod memory;
 
 use async_trait::async_trait;
@@ -169,4 +171,14 @@ pub trait Store: Send + Sync {
 
     /// Deletes a session and its tokens; true when something was deleted.
     async fn delete_session(&self, key: &str) -> Result<bool, StoreError>;
+}
+
+/// Raw access to stored items, for tests and operators: what a table scan would show, and
+/// writing an item as it is (to prove tampering is detected).
+#[async_trait]
+pub trait RawItems: Send + Sync {
+    /// Every item, as stored.
+    async fn scan(&self) -> Result<Vec<item::Item>, StoreError>;
+    /// Writes an item unconditionally, as it is.
+    async fn put_raw(&self, item: item::Item) -> Result<(), StoreError>;
 }

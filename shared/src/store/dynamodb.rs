@@ -1,0 +1,374 @@
+//! The DynamoDB backend: one table keyed by `pk`, TTL on `expires_at`. Every at-most-once
+//! change is a single conditional request, so concurrent Lambda instances cannot both win.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+use url::Url;
+
+use super::item::{Attr, Codec, Item, attr, expires_at, kind, pk};
+use super::{Handoff, RawItems, Session, Store, StoreError, TokenSet, Transaction};
+use crate::crypto::Keyring;
+
+/// How the DynamoDB client is reached and how hard it tries.
+#[derive(Debug, Clone)]
+pub struct DynamoSettings {
+    /// Table name.
+    pub table: String,
+    /// Endpoint override (a local DynamoDB-compatible server).
+    pub endpoint: Option<Url>,
+    /// Region override.
+    pub region: Option<String>,
+}
+
+/// Attempts per request: throttling and 5xx are retried with jittered exponential backoff.
+const MAX_ATTEMPTS: u32 = 3;
+/// Budget for one attempt.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Budget for one request including retries; stays inside the functions' time limits.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The DynamoDB store.
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    codec: Codec,
+}
+
+impl std::fmt::Debug for DynamoStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DynamoStore({})", self.table)
+    }
+}
+
+impl DynamoStore {
+    /// Builds the client once (per cold start) from the environment's credentials and region,
+    /// with bounded retries and timeouts.
+    pub async fn connect(settings: &DynamoSettings, keyring: Keyring) -> Self {
+        let retry = aws_config::retry::RetryConfig::standard()
+            .with_max_attempts(MAX_ATTEMPTS)
+            .with_initial_backoff(Duration::from_millis(50))
+            .with_max_backoff(Duration::from_millis(800));
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(1))
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(OPERATION_TIMEOUT)
+            .build();
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .retry_config(retry)
+            .timeout_config(timeouts);
+        if let Some(region) = &settings.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(endpoint) = &settings.endpoint {
+            loader = loader.endpoint_url(endpoint.as_str().trim_end_matches('/'));
+            // A local server accepts any credentials; spare developers from inventing some.
+            if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+                loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                    "local", "local", None, None, "local",
+                ));
+            }
+            if settings.region.is_none() && std::env::var_os("AWS_REGION").is_none() {
+                loader = loader.region(aws_config::Region::new("us-east-1"));
+            }
+        }
+        let config = loader.load().await;
+        Self {
+            client: Client::new(&config),
+            table: settings.table.clone(),
+            codec: Codec::new(keyring),
+        }
+    }
+
+    /// Creates the table (on-demand, key `pk`, TTL on `expires_at`) when it is missing.
+    /// For local runs; a deployment creates it from the SAM template.
+    pub async fn ensure_table(&self) -> Result<(), StoreError> {
+        match self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) => {}
+            Err(e) => return Err(unavailable(e)),
+        }
+        let definition = AttributeDefinition::builder()
+            .attribute_name(attr::PK)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let key = KeySchemaElement::builder()
+            .attribute_name(attr::PK)
+            .key_type(KeyType::Hash)
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(definition)
+            .key_schema(key)
+            .send()
+            .await;
+        if let Err(e) = created {
+            // Another process may have created it meanwhile.
+            if !e
+                .as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception())
+            {
+                return Err(unavailable(e));
+            }
+        }
+        let ttl = TimeToLiveSpecification::builder()
+            .enabled(true)
+            .attribute_name(attr::EXPIRES_AT)
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        // Best effort: TTL is housekeeping; reads already ignore expired items.
+        if let Err(e) = self
+            .client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(ttl)
+            .send()
+            .await
+        {
+            tracing::warn!(error = %DisplayErrorContext(&e), "could not enable TTL");
+        }
+        Ok(())
+    }
+
+    async fn put_new(&self, item: Item) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_dynamo(item)))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::AlreadyExists),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Deletes the item and returns its old values: DynamoDB hands them to exactly one caller.
+    async fn take(&self, pk: String, now: u64) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(attr::PK, AttributeValue::S(pk))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        match out.attributes {
+            Some(old) => {
+                let item = from_dynamo(old)?;
+                Ok((expires_at(&item) > now).then_some(item))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.as_service_error()
+        .and_then(ProvideErrorMetadata::code)
+        .is_some_and(|c| c == "ConditionalCheckFailedException")
+}
+
+fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    e: SdkError<E, R>,
+) -> StoreError {
+    StoreError::Unavailable(DisplayErrorContext(&e).to_string())
+}
+
+fn to_dynamo(item: Item) -> HashMap<String, AttributeValue> {
+    item.into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Attr::S(s) => AttributeValue::S(s),
+                Attr::N(n) => AttributeValue::N(n.to_string()),
+            };
+            (k, v)
+        })
+        .collect()
+}
+
+fn from_dynamo(map: HashMap<String, AttributeValue>) -> Result<Item, StoreError> {
+    map.into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                AttributeValue::S(s) => Attr::S(s),
+                AttributeValue::N(n) => Attr::N(
+                    n.parse()
+                        .map_err(|_| StoreError::Corrupt(format!("{k} is not a whole number")))?,
+                ),
+                _ => return Err(StoreError::Corrupt(format!("{k} has an unexpected type"))),
+            };
+            Ok((k, v))
+        })
+        .collect()
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn put_transaction(&self, tx: &Transaction) -> Result<(), StoreError> {
+        self.put_new(self.codec.transaction_to_item(tx)?).await
+    }
+
+    async fn take_transaction(
+        &self,
+        key: &str,
+        now: u64,
+    ) -> Result<Option<Transaction>, StoreError> {
+        self.take(pk(kind::TX, key), now)
+            .await?
+            .map(|item| self.codec.transaction_from_item(key, &item))
+            .transpose()
+    }
+
+    async fn put_handoff(&self, handoff: &Handoff) -> Result<(), StoreError> {
+        self.put_new(self.codec.handoff_to_item(handoff)?).await
+    }
+
+    async fn take_handoff(&self, key: &str, now: u64) -> Result<Option<Handoff>, StoreError> {
+        self.take(pk(kind::HANDOFF, key), now)
+            .await?
+            .map(|item| self.codec.handoff_from_item(key, &item))
+            .transpose()
+    }
+
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        self.put_new(self.codec.session_to_item(session)?).await
+    }
+
+    async fn get_session(&self, key: &str, now: u64) -> Result<Option<Session>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(attr::PK, AttributeValue::S(pk(kind::SESSION, key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let Some(raw) = out.item else {
+            return Ok(None);
+        };
+        let item = from_dynamo(raw)?;
+        if expires_at(&item) <= now {
+            return Ok(None);
+        }
+        self.codec.session_from_item(key, &item).map(Some)
+    }
+
+    async fn replace_tokens(
+        &self,
+        key: &str,
+        expected_version: u64,
+        tokens: &TokenSet,
+    ) -> Result<(), StoreError> {
+        let Attr::S(sealed) = self.codec.sealed_tokens(key, tokens)? else {
+            return Err(StoreError::Corrupt("tokens".into()));
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::PK, AttributeValue::S(pk(kind::SESSION, key)))
+            .update_expression("SET #tokens = :tokens, #aea = :aea, #version = :next")
+            .condition_expression("attribute_exists(#pk) AND #version = :expected")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#tokens", attr::TOKENS)
+            .expression_attribute_names("#aea", attr::ACCESS_EXPIRES_AT)
+            .expression_attribute_names("#version", attr::VERSION)
+            .expression_attribute_values(":tokens", AttributeValue::S(sealed))
+            .expression_attribute_values(
+                ":aea",
+                AttributeValue::N(tokens.access_expires_at.to_string()),
+            )
+            .expression_attribute_values(
+                ":next",
+                AttributeValue::N((expected_version + 1).to_string()),
+            )
+            .expression_attribute_values(
+                ":expected",
+                AttributeValue::N(expected_version.to_string()),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn delete_session(&self, key: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(attr::PK, AttributeValue::S(pk(kind::SESSION, key)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.attributes.is_some())
+    }
+}
+
+#[async_trait]
+impl RawItems for DynamoStore {
+    async fn scan(&self) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for raw in out.items.unwrap_or_default() {
+                items.push(from_dynamo(raw)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    async fn put_raw(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_dynamo(item)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
