@@ -62,6 +62,8 @@ pub struct Stats {
     pub userinfo_requests: usize,
     /// `GET /jwks` requests, so tests can prove a key set was (not) fetched again.
     pub jwks_requests: usize,
+    /// Every id_token the token endpoint issued, in order, so tests can prove none leaks.
+    pub issued_id_tokens: Vec<String>,
     /// `GET /.well-known/openid-configuration` requests.
     pub discovery_requests: usize,
 }

@@ -425,6 +425,7 @@ fn issue_tokens(
                 tracing::error!(error = %e, "dev provider: cannot sign id_token");
                 TokenError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e)
             })?;
+        p.lock().stats.issued_id_tokens.push(id_token.clone());
         body.insert("id_token".into(), json!(id_token));
     }
     if !grant.scope.is_empty() {

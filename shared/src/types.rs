@@ -96,7 +96,9 @@ impl ReturnTo {
             if joined.host_str() != Some("return-to.invalid") {
                 return None;
             }
-            return Some(Self::Path(raw.to_owned()));
+            // Keep the parser's serialization: percent-encoded, so `Location` stays ASCII.
+            let origin_len = "https://return-to.invalid".len();
+            return Some(Self::Path(joined.as_str()[origin_len..].to_owned()));
         }
         let url = Url::parse(raw).ok()?;
         if !matches!(url.scheme(), "http" | "https")
@@ -242,6 +244,14 @@ mod tests {
                 "{bad:?} must be refused"
             );
         }
+    }
+
+    #[test]
+    fn non_ascii_paths_are_percent_encoded() {
+        assert_eq!(
+            ReturnTo::parse("/café?q=é", &allowed()),
+            Some(ReturnTo::Path("/caf%C3%A9?q=%C3%A9".into()))
+        );
     }
 
     #[test]

@@ -8,11 +8,11 @@ use dev_provider::{Behavior, Client, DevProvider, Stats};
 use shared::App;
 use shared::app::Clock;
 use shared::config::Config;
-use shared::store::memory::MemoryStore;
-use shared::store::{Session, Store};
+use shared::store::Session;
 use tokio::task::JoinHandle;
 
 use crate::browser::Browser;
+use crate::stores::{BackendKind, StoreHandle};
 
 /// Where the token handler is configured to live.
 pub const PUBLIC_BASE_URL: &str = "https://auth.example.test";
@@ -62,9 +62,16 @@ pub struct HarnessBuilder {
     providers: Vec<(String, String)>,
     settings: Vec<String>,
     cookie_secure: bool,
+    backend: BackendKind,
 }
 
 impl HarnessBuilder {
+    /// Runs on this storage backend (the embedded store unless changed).
+    pub fn backend(mut self, backend: BackendKind) -> Self {
+        self.backend = backend;
+        self
+    }
+
     /// Adds a provider `name` (client `{name}-client` on the shared dev provider) with extra
     /// TOML lines for its table (e.g. `token_endpoint_auth_method = "client_secret_post"`).
     pub fn provider(mut self, name: &str, extra_toml: &str) -> Self {
@@ -109,9 +116,9 @@ impl HarnessBuilder {
                 .map(|n| client_secret(n))
         })
         .unwrap_or_else(|e| panic!("test configuration refused: {e}\n{config_text}"));
-        let store = Arc::new(MemoryStore::new());
+        let store = StoreHandle::new(self.backend).await;
         let clock = FakeClock::at_system_time();
-        let app = App::new(config, Arc::clone(&store) as Arc<dyn Store>)
+        let app = App::new(config, store.as_store())
             .expect("app builds")
             .with_clock(Arc::clone(&clock) as Arc<dyn Clock>);
         Harness {
@@ -159,7 +166,7 @@ pub struct Harness {
     /// The token handler under test.
     pub app: Arc<App>,
     /// The app's store, kept to inspect it.
-    pub store: Arc<MemoryStore>,
+    pub store: StoreHandle,
     /// The app's clock.
     pub clock: Arc<FakeClock>,
     /// The configuration the app was built from.
@@ -185,6 +192,7 @@ impl Harness {
             providers: Vec::new(),
             settings: Vec::new(),
             cookie_secure: true,
+            backend: BackendKind::Memory,
         }
     }
 
@@ -218,7 +226,7 @@ impl Harness {
         self.store
             .get_session(key, self.now())
             .await
-            .expect("memory store answers")
+            .expect("the store answers")
     }
 
     /// The session a session id (cookie value or bearer token) names, looked up by its hash.

@@ -10,6 +10,7 @@ mod browser;
 mod harness;
 mod logs;
 mod net;
+mod stores;
 
 pub use browser::{Browser, Pending, Reply, SetCookie};
 pub use harness::{
@@ -18,6 +19,10 @@ pub use harness::{
 };
 pub use logs::{CapturedLogs, LogGuard};
 pub use net::{CountingServer, submit_sign_in_form};
+pub use stores::{
+    Backend, BackendKind, StoreHandle, TEST_KEY, assert_scan_has_no, dynamo_store,
+    dynamodb_endpoint, unique_table,
+};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

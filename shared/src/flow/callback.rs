@@ -158,7 +158,7 @@ pub async fn complete(
         Ok(t) => t,
         Err(e) => return fail(&e.to_string()),
     };
-    let Some(raw_id_token) = tokens.id_token.clone() else {
+    let Some(raw_id_token) = tokens.id_token.as_ref() else {
         return fail("no id_token in the token response");
     };
     let expected = Expected {
@@ -168,7 +168,7 @@ pub async fn complete(
         now,
     };
     let claims = match id_token::verify(
-        &raw_id_token,
+        raw_id_token,
         &expected,
         &metadata,
         &provider.jwks,
@@ -197,7 +197,6 @@ pub async fn complete(
             access_expires_at: now + tokens.expires_in.unwrap_or(DEFAULT_EXPIRES_IN),
             refresh_token: tokens.refresh_token,
             scope: tokens.scope,
-            id_token: Some(raw_id_token),
         },
         version: 0,
         created_at: now,

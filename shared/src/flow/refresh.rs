@@ -160,7 +160,6 @@ pub async fn access_token(app: &App, key: &str, force: bool) -> Result<Issued, A
             .refresh_token
             .or(session.tokens.refresh_token.clone()),
         scope: response.scope.or(session.tokens.scope.clone()),
-        id_token: response.id_token.or(session.tokens.id_token.clone()),
     };
     store_refreshed(app, &session, &tokens, now).await
 }

@@ -83,6 +83,11 @@ pub struct Claims {
     pub nonce: Option<String>,
     /// Issued-at, unix seconds.
     pub iat: u64,
+    /// Expiry, unix seconds.
+    pub exp: u64,
+    /// Not-before, unix seconds.
+    #[serde(default)]
+    pub nbf: Option<u64>,
     /// Display name.
     #[serde(default)]
     pub name: Option<String>,
@@ -125,8 +130,10 @@ pub async fn verify(
 
     let mut validation = Validation::new(header.alg);
     validation.leeway = MAX_SKEW;
-    validation.validate_exp = true;
-    validation.validate_nbf = true;
+    // Times are checked below against the application's clock, the same one every other
+    // expiry uses; jsonwebtoken would read the system clock.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
     validation.set_issuer(&[expected.issuer]);
     validation.set_audience(&[expected.client_id]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
@@ -134,6 +141,12 @@ pub async fn verify(
         .map_err(|e| IdTokenError::Invalid(e.kind_name()))?
         .claims;
 
+    if claims.exp + MAX_SKEW <= expected.now {
+        return Err(IdTokenError::Invalid("expired".into()));
+    }
+    if claims.nbf.is_some_and(|nbf| nbf > expected.now + MAX_SKEW) {
+        return Err(IdTokenError::Invalid("not yet valid (nbf)".into()));
+    }
     if claims.iat > expected.now + MAX_SKEW {
         return Err(IdTokenError::IssuedInFuture);
     }

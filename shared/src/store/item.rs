@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AppLogin, Handoff, Profile, Session, StoreError, TokenSet, Transaction};
 use crate::crypto::Keyring;
-use crate::secret::{AccessToken, CodeVerifier, IdToken, Nonce, RefreshToken};
+use crate::secret::{AccessToken, CodeVerifier, Nonce, RefreshToken};
 use crate::types::{AppRedirect, ProviderId, ReturnTo};
 
 /// One attribute value.
@@ -78,7 +78,6 @@ struct TxSecrets {
 struct TokenSecrets {
     access_token: String,
     refresh_token: Option<String>,
-    id_token: Option<String>,
     scope: Option<String>,
 }
 
@@ -229,7 +228,6 @@ impl Codec {
         TokenSecrets {
             access_token: tokens.access_token.expose().to_owned(),
             refresh_token: tokens.refresh_token.as_ref().map(|t| t.expose().to_owned()),
-            id_token: tokens.id_token.as_ref().map(|t| t.expose().to_owned()),
             scope: tokens.scope.clone(),
         }
     }
@@ -240,7 +238,6 @@ impl Codec {
             access_expires_at,
             refresh_token: s.refresh_token.map(RefreshToken::new),
             scope: s.scope,
-            id_token: s.id_token.map(IdToken::new),
         }
     }
 

@@ -10,7 +10,7 @@ pub mod memory;
 
 use async_trait::async_trait;
 
-use crate::secret::{AccessToken, CodeVerifier, IdToken, Nonce, RefreshToken};
+use crate::secret::{AccessToken, CodeVerifier, Nonce, RefreshToken};
 use crate::types::{AppRedirect, ProviderId, ReturnTo};
 
 /// A login in progress, stored under a key derived from its state, provider and browser binding.
@@ -92,8 +92,6 @@ pub struct TokenSet {
     pub refresh_token: Option<RefreshToken>,
     /// Granted scope, when known.
     pub scope: Option<String>,
-    /// Last id_token, kept for `id_token_hint` at logout.
-    pub id_token: Option<IdToken>,
 }
 
 /// A signed-in user's session.

@@ -107,14 +107,18 @@ async fn callback_rejects_invalid_id_tokens_and_creates_no_session() {
             grants_before + 1,
             "{name}"
         );
-        assert_eq!(h.store.session_count(), 0, "{name}: no session stored");
+        assert_eq!(
+            h.store.session_count().await,
+            0,
+            "{name}: no session stored"
+        );
     }
 
     // The same flow with a well-behaved provider signs in: the failures above were the tokens.
     h.set_behavior(Behavior::default());
     let mut browser = h.browser();
     browser.sign_in("dev", "alice").await;
-    assert_eq!(h.store.session_count(), 1);
+    assert_eq!(h.store.session_count().await, 1);
 }
 
 #[tokio::test]
@@ -128,7 +132,7 @@ async fn id_token_with_the_matching_azp_is_accepted() {
 
     browser.sign_in("dev", "alice").await;
 
-    assert_eq!(h.store.session_count(), 1);
+    assert_eq!(h.store.session_count().await, 1);
 }
 
 #[tokio::test]
@@ -154,5 +158,5 @@ async fn jwks_is_cached_refetched_once_for_a_rotated_key_and_rate_limited() {
         2,
         "no second refetch within the rate-limit window"
     );
-    assert_eq!(h.store.session_count(), 3);
+    assert_eq!(h.store.session_count().await, 3);
 }

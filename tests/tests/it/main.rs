@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod callback;
+mod dynamodb;
 mod headers;
 mod hostile;
 mod id_token;
