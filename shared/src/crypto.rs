@@ -17,6 +17,17 @@ pub fn random_token(n: usize) -> String {
     URL_SAFE_NO_PAD.encode(buf)
 }
 
+/// A uniformly random number below `n` (0 when `n` is 0), for jitter.
+pub fn random_below(n: u64) -> u64 {
+    if n == 0 {
+        return 0;
+    }
+    let mut buf = [0u8; 8];
+    #[allow(clippy::expect_used)]
+    aws_lc_rs::rand::fill(&mut buf).expect("the operating system's random source failed");
+    u64::from_le_bytes(buf) % n
+}
+
 /// base64url (no padding) of SHA-256 of `input`.
 pub fn sha256_b64url(input: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, input))

@@ -199,6 +199,7 @@ pub async fn complete(
             scope: tokens.scope,
         },
         version: 0,
+        lease_until: 0,
         created_at: now,
         expires_at: now + app.config.session_ttl.as_secs(),
     };

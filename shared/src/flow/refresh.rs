@@ -1,10 +1,13 @@
 //! `POST /auth/refresh`: the stored access token while it is fresh enough, otherwise one from
 //! the provider through the stored refresh token.
 
+use std::time::{Duration, Instant};
+
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::App;
+use crate::crypto::{random_below, random_token};
 use crate::http::{
     ApiError, Request, Response, add_cors, allowed_origin, body_bytes, json_response,
 };
@@ -73,39 +76,104 @@ fn issued(tokens: &TokenSet, now: u64) -> Issued {
     }
 }
 
-/// Returns a valid access token for the session stored under `key`.
-pub async fn access_token(app: &App, key: &str, force: bool) -> Result<Issued, ApiError> {
-    let now = app.now();
-    let session = app
-        .store
-        .get_session(key, now)
+/// Seconds a refresh lease lasts: longer than a provider call can take (the client's 10 s
+/// total timeout), so a live holder never loses it; a crashed holder's lease is taken over
+/// once it runs out.
+pub const LEASE_SECS: u64 = 15;
+
+/// How long a caller waits for another caller's refresh before answering 503. Longer than a
+/// lease, so the waiters of a crashed holder take over instead of failing.
+const WAIT_LIMIT: Duration = Duration::from_secs(LEASE_SECS + 5);
+
+/// First and longest pause between two looks at a session whose lease someone else holds.
+const FIRST_PAUSE_MS: u64 = 20;
+const LONGEST_PAUSE_MS: u64 = 250;
+
+async fn read(app: &App, key: &str) -> Result<Option<Session>, ApiError> {
+    app.store
+        .get_session(key, app.now())
         .await
-        .map_err(store_error)?
-        .ok_or(ApiError::Unauthenticated)?;
+        .map_err(store_error)
+}
+
+/// Returns a valid access token for the session stored under `key`.
+///
+/// Single flight across processes: of all callers that find the token in need of a refresh,
+/// one takes the session's lease (a conditional write) and calls the provider; the others wait
+/// with bounded backoff until the version moves on and return what the winner stored. So a
+/// refresh token is never spent twice, and a rotated one replaces the old in the same write
+/// that stores the new access token.
+pub async fn access_token(app: &App, key: &str, force: bool) -> Result<Issued, ApiError> {
+    let started = Instant::now();
+    let mut session = read(app, key).await?.ok_or(ApiError::Unauthenticated)?;
+    let now = app.now();
     let skew = app.config.refresh_skew.as_secs();
-    let fresh = session.tokens.access_expires_at > now + skew;
-    if fresh && !force {
+    if !force && session.tokens.access_expires_at > now + skew {
         return Ok(issued(&session.tokens, now));
     }
-    let Some(refresh_token) = session.tokens.refresh_token.clone() else {
+    if session.tokens.refresh_token.is_none() {
         // Nothing to refresh with: hand out what is still valid, else the user must log in.
         return if session.tokens.access_expires_at > now {
             Ok(issued(&session.tokens, now))
         } else {
             Err(ApiError::ReauthRequired)
         };
+    }
+    let seen_version = session.version;
+    let mut pause = FIRST_PAUSE_MS;
+    loop {
+        let now = app.now();
+        if session.version > seen_version {
+            // Someone refreshed since we looked: theirs is the new token.
+            return Ok(issued(&session.tokens, now));
+        }
+        if session.lease_until <= now {
+            let owner = random_token(16);
+            let until = now + LEASE_SECS;
+            match app
+                .store
+                .acquire_refresh_lease(key, session.version, &owner, now, until)
+                .await
+            {
+                Ok(()) => return refresh_as_holder(app, &session, &owner).await,
+                Err(StoreError::Conflict) => {}
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        if started.elapsed() >= WAIT_LIMIT {
+            tracing::warn!("gave up waiting for another refresh of this session");
+            return Err(ApiError::ProviderUnavailable);
+        }
+        tokio::time::sleep(Duration::from_millis(pause / 2 + random_below(pause / 2 + 1))).await;
+        pause = (pause * 2).min(LONGEST_PAUSE_MS);
+        // Gone while we waited: the holder got invalid_grant (or the user logged out).
+        session = read(app, key).await?.ok_or(ApiError::ReauthRequired)?;
+    }
+}
+
+/// The lease holder's part: one refresh_token grant, then one conditional write.
+async fn refresh_as_holder(app: &App, session: &Session, owner: &str) -> Result<Issued, ApiError> {
+    let key = session.key.as_str();
+    let release = || async {
+        if let Err(e) = app.store.release_refresh_lease(key, owner).await {
+            tracing::warn!(error = %e, "could not release a refresh lease; it will expire");
+        }
     };
-    let Some(provider) = app.providers.get(&session.provider) else {
+    let (Some(refresh_token), Some(provider)) = (
+        session.tokens.refresh_token.as_ref(),
+        app.providers.get(&session.provider),
+    ) else {
         // The provider was removed from the configuration: this session cannot continue.
         end_session(app, key).await;
         return Err(ApiError::ReauthRequired);
     };
-    let metadata = provider
-        .metadata(&app.http)
-        .await
-        .map_err(|_| ApiError::ProviderUnavailable)?;
+    let Ok(metadata) = provider.metadata(&app.http).await else {
+        release().await;
+        return Err(ApiError::ProviderUnavailable);
+    };
+    let now = app.now();
     let response =
-        match token::refresh(&app.http, &provider.config, &metadata, &refresh_token).await {
+        match token::refresh(&app.http, &provider.config, &metadata, refresh_token).await {
             Ok(r) => r,
             Err(ProviderError::Rejected { error }) if error == "invalid_grant" => {
                 tracing::info!(provider = %session.provider, "refresh token no longer valid");
@@ -114,6 +182,7 @@ pub async fn access_token(app: &App, key: &str, force: bool) -> Result<Issued, A
             }
             Err(e) => {
                 tracing::warn!(provider = %session.provider, error = %e, "refresh failed");
+                release().await;
                 return Err(ApiError::ProviderUnavailable);
             }
         };
@@ -125,14 +194,7 @@ pub async fn access_token(app: &App, key: &str, force: bool) -> Result<Issued, A
             nonce: None,
             now,
         };
-        match id_token::verify(
-            new_id_token,
-            &expected,
-            &metadata,
-            &provider.jwks,
-            &app.http,
-        )
-        .await
+        match id_token::verify(new_id_token, &expected, &metadata, &provider.jwks, &app.http).await
         {
             Ok(claims) if claims.sub == session.subject => {}
             Ok(_) => {
@@ -142,6 +204,7 @@ pub async fn access_token(app: &App, key: &str, force: bool) -> Result<Issued, A
             }
             Err(IdTokenError::Jwks(e)) => {
                 tracing::warn!(provider = %session.provider, error = %e, "JWKS unavailable");
+                release().await;
                 return Err(ApiError::ProviderUnavailable);
             }
             Err(e) => {
@@ -158,35 +221,32 @@ pub async fn access_token(app: &App, key: &str, force: bool) -> Result<Issued, A
         // A response without a refresh token keeps the old one (RFC 6749 §6).
         refresh_token: response
             .refresh_token
-            .or(session.tokens.refresh_token.clone()),
-        scope: response.scope.or(session.tokens.scope.clone()),
+            .or_else(|| session.tokens.refresh_token.clone()),
+        scope: response.scope.or_else(|| session.tokens.scope.clone()),
     };
-    store_refreshed(app, &session, &tokens, now).await
-}
-
-async fn store_refreshed(
-    app: &App,
-    session: &Session,
-    tokens: &TokenSet,
-    now: u64,
-) -> Result<Issued, ApiError> {
     match app
         .store
-        .replace_tokens(&session.key, session.version, tokens)
+        .replace_tokens(key, session.version, owner, &tokens)
         .await
     {
-        Ok(()) => Ok(issued(tokens, now)),
-        Err(StoreError::Conflict) => {
-            // Another request refreshed first: its tokens are the current ones.
-            let current = app
-                .store
-                .get_session(&session.key, now)
-                .await
-                .map_err(store_error)?
-                .ok_or(ApiError::Unauthenticated)?;
-            Ok(issued(&current.tokens, now))
+        Ok(()) => {
+            tracing::info!(provider = %session.provider, "tokens refreshed");
+            Ok(issued(&tokens, now))
         }
-        Err(e) => Err(store_error(e)),
+        Err(StoreError::Conflict) => {
+            // The lease was lost (the session ended, or our lease ran out and was taken over).
+            match read(app, key).await? {
+                Some(current) if current.version > session.version => {
+                    Ok(issued(&current.tokens, app.now()))
+                }
+                Some(_) => Err(ApiError::ProviderUnavailable),
+                None => Err(ApiError::ReauthRequired),
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "refreshed tokens could not be stored");
+            Err(store_error(e))
+        }
     }
 }
 

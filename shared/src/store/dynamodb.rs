@@ -200,6 +200,10 @@ fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
     StoreError::Unavailable(DisplayErrorContext(&e).to_string())
 }
 
+fn number(n: u64) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
 fn to_dynamo(item: Item) -> HashMap<String, AttributeValue> {
     item.into_iter()
         .map(|(k, v)| {
@@ -280,10 +284,68 @@ impl Store for DynamoStore {
         self.codec.session_from_item(key, &item).map(Some)
     }
 
+    async fn acquire_refresh_lease(
+        &self,
+        key: &str,
+        version: u64,
+        owner: &str,
+        now: u64,
+        until: u64,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::PK, AttributeValue::S(pk(kind::SESSION, key)))
+            .update_expression("SET #owner = :owner, #until = :until")
+            .condition_expression(
+                "attribute_exists(#pk) AND #version = :version AND #exp > :now \
+                 AND (attribute_not_exists(#until) OR #until <= :now)",
+            )
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#owner", attr::LEASE_OWNER)
+            .expression_attribute_names("#until", attr::LEASE_UNTIL)
+            .expression_attribute_names("#version", attr::VERSION)
+            .expression_attribute_names("#exp", attr::EXPIRES_AT)
+            .expression_attribute_values(":owner", AttributeValue::S(owner.to_owned()))
+            .expression_attribute_values(":until", number(until))
+            .expression_attribute_values(":version", number(version))
+            .expression_attribute_values(":now", number(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn release_refresh_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::PK, AttributeValue::S(pk(kind::SESSION, key)))
+            .update_expression("REMOVE #owner, #until")
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", attr::LEASE_OWNER)
+            .expression_attribute_names("#until", attr::LEASE_UNTIL)
+            .expression_attribute_values(":owner", AttributeValue::S(owner.to_owned()))
+            .send()
+            .await;
+        match result {
+            // Not ours any more (taken over, or the session is gone): nothing to give up.
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+            Ok(_) => Ok(()),
+        }
+    }
+
     async fn replace_tokens(
         &self,
         key: &str,
         expected_version: u64,
+        owner: &str,
         tokens: &TokenSet,
     ) -> Result<(), StoreError> {
         let Attr::S(sealed) = self.codec.sealed_tokens(key, tokens)? else {
@@ -294,25 +356,23 @@ impl Store for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key(attr::PK, AttributeValue::S(pk(kind::SESSION, key)))
-            .update_expression("SET #tokens = :tokens, #aea = :aea, #version = :next")
-            .condition_expression("attribute_exists(#pk) AND #version = :expected")
+            .update_expression(
+                "SET #tokens = :tokens, #aea = :aea, #version = :next REMOVE #owner, #until",
+            )
+            .condition_expression(
+                "attribute_exists(#pk) AND #version = :expected AND #owner = :owner",
+            )
             .expression_attribute_names("#pk", attr::PK)
             .expression_attribute_names("#tokens", attr::TOKENS)
             .expression_attribute_names("#aea", attr::ACCESS_EXPIRES_AT)
             .expression_attribute_names("#version", attr::VERSION)
+            .expression_attribute_names("#owner", attr::LEASE_OWNER)
+            .expression_attribute_names("#until", attr::LEASE_UNTIL)
             .expression_attribute_values(":tokens", AttributeValue::S(sealed))
-            .expression_attribute_values(
-                ":aea",
-                AttributeValue::N(tokens.access_expires_at.to_string()),
-            )
-            .expression_attribute_values(
-                ":next",
-                AttributeValue::N((expected_version + 1).to_string()),
-            )
-            .expression_attribute_values(
-                ":expected",
-                AttributeValue::N(expected_version.to_string()),
-            )
+            .expression_attribute_values(":aea", number(tokens.access_expires_at))
+            .expression_attribute_values(":next", number(expected_version + 1))
+            .expression_attribute_values(":expected", number(expected_version))
+            .expression_attribute_values(":owner", AttributeValue::S(owner.to_owned()))
             .send()
             .await;
         match result {

@@ -48,6 +48,10 @@ pub mod attr {
     pub const ACCESS_EXPIRES_AT: &str = "access_expires_at";
     /// Optimistic-concurrency version of a session's tokens.
     pub const VERSION: &str = "version";
+    /// Who holds the session's refresh lease (a random id per refresh attempt).
+    pub const LEASE_OWNER: &str = "lease_owner";
+    /// Until when the refresh lease is held, unix seconds.
+    pub const LEASE_UNTIL: &str = "lease_until";
 }
 
 /// Item types.
@@ -287,6 +291,7 @@ impl Codec {
             profile,
             tokens: Self::token_set(tokens, get_n(item, attr::ACCESS_EXPIRES_AT)?),
             version: get_n(item, attr::VERSION)?,
+            lease_until: get_n(item, attr::LEASE_UNTIL).unwrap_or(0),
             created_at: get_n(item, attr::CREATED_AT)?,
             expires_at: get_n(item, attr::EXPIRES_AT)?,
         })
@@ -330,6 +335,7 @@ impl Codec {
                 profile: s.profile,
                 tokens: Self::token_set(s.tokens, s.access_expires_at),
                 version: 0,
+                lease_until: 0,
                 created_at: s.created_at,
                 expires_at: s.session_expires_at,
             },

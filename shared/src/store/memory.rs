@@ -119,11 +119,46 @@ impl Store for MemoryStore {
         item.map(|item| self.codec.session_from_item(key, &item))
             .transpose()
     }
+    async fn acquire_refresh_lease(
+        &self,
+        key: &str,
+        version: u64,
+        owner: &str,
+        now: u64,
+        until: u64,
+    ) -> Result<(), StoreError> {
+        let mut map = lock(&self.items);
+        let Some(item) = map.get_mut(&pk(kind::SESSION, key)) else {
+            return Err(StoreError::Conflict);
+        };
+        let lease_live = matches!(item.get(attr::LEASE_UNTIL), Some(Attr::N(t)) if *t > now);
+        if expires_at(item) <= now
+            || item.get(attr::VERSION) != Some(&Attr::N(version))
+            || lease_live
+        {
+            return Err(StoreError::Conflict);
+        }
+        item.insert(attr::LEASE_OWNER.into(), Attr::S(owner.into()));
+        item.insert(attr::LEASE_UNTIL.into(), Attr::N(until));
+        Ok(())
+    }
+
+    async fn release_refresh_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        let mut map = lock(&self.items);
+        if let Some(item) = map.get_mut(&pk(kind::SESSION, key))
+            && item.get(attr::LEASE_OWNER) == Some(&Attr::S(owner.into()))
+        {
+            item.remove(attr::LEASE_OWNER);
+            item.remove(attr::LEASE_UNTIL);
+        }
+        Ok(())
+    }
 
     async fn replace_tokens(
         &self,
         key: &str,
         expected_version: u64,
+        owner: &str,
         tokens: &TokenSet,
     ) -> Result<(), StoreError> {
         let sealed = self.codec.sealed_tokens(key, tokens)?;
@@ -131,7 +166,9 @@ impl Store for MemoryStore {
         let Some(item) = map.get_mut(&pk(kind::SESSION, key)) else {
             return Err(StoreError::Conflict);
         };
-        if item.get(attr::VERSION) != Some(&Attr::N(expected_version)) {
+        if item.get(attr::VERSION) != Some(&Attr::N(expected_version))
+            || item.get(attr::LEASE_OWNER) != Some(&Attr::S(owner.into()))
+        {
             return Err(StoreError::Conflict);
         }
         item.insert(attr::TOKENS.into(), sealed);
@@ -140,6 +177,8 @@ impl Store for MemoryStore {
             Attr::N(tokens.access_expires_at),
         );
         item.insert(attr::VERSION.into(), Attr::N(expected_version + 1));
+        item.remove(attr::LEASE_OWNER);
+        item.remove(attr::LEASE_UNTIL);
         Ok(())
     }
 

@@ -2,7 +2,8 @@
 //!
 //! Every change that must happen at most once is a conditional operation of the backend:
 //! [`Store::take_transaction`] removes and returns in one step, [`Store::create_session`] fails
-//! when the key exists, and [`Store::replace_tokens`] checks the version it read.
+//! when the key exists, [`Store::acquire_refresh_lease`] lets one caller at a time refresh a
+//! session, and [`Store::replace_tokens`] only accepts the lease holder at the version it read.
 
 pub mod dynamodb;
 pub mod item;
@@ -109,6 +110,9 @@ pub struct Session {
     pub tokens: TokenSet,
     /// Incremented on every token replacement; guards concurrent writers.
     pub version: u64,
+    /// Unix seconds until which a refresh lease is held (0: none). While it is live, other
+    /// callers wait for the holder's result instead of spending the refresh token themselves.
+    pub lease_until: u64,
     /// Unix seconds of creation.
     pub created_at: u64,
     /// Unix seconds after which the session is void.
@@ -158,12 +162,28 @@ pub trait Store: Send + Sync {
     /// Reads a live session; expired sessions read as absent.
     async fn get_session(&self, key: &str, now: u64) -> Result<Option<Session>, StoreError>;
 
-    /// Replaces the tokens when the stored version equals `expected_version`, incrementing it;
-    /// otherwise [`StoreError::Conflict`].
+    /// Takes the session's refresh lease for `owner` until `until`, when the session is live at
+    /// `now`, still at `version`, and holds no live lease; otherwise [`StoreError::Conflict`].
+    async fn acquire_refresh_lease(
+        &self,
+        key: &str,
+        version: u64,
+        owner: &str,
+        now: u64,
+        until: u64,
+    ) -> Result<(), StoreError>;
+
+    /// Gives the lease up (after a failed refresh); a lease `owner` no longer holds is left alone.
+    async fn release_refresh_lease(&self, key: &str, owner: &str) -> Result<(), StoreError>;
+
+    /// Replaces the tokens in one write, incrementing the version and ending the lease, when the
+    /// session is still at `expected_version` and `owner` holds its lease; otherwise
+    /// [`StoreError::Conflict`].
     async fn replace_tokens(
         &self,
         key: &str,
         expected_version: u64,
+        owner: &str,
         tokens: &TokenSet,
     ) -> Result<(), StoreError>;
 

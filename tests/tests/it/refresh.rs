@@ -309,7 +309,6 @@ async fn refresh_gives_up_on_a_stalled_provider_and_keeps_tokens() {
 }
 
 #[tokio::test]
-#[ignore = "bug: two concurrent refreshes of one session both call the provider; the second presents the rotated-away token and ends the session"]
 async fn concurrent_refreshes_of_one_session_cause_one_provider_call() {
     // Contract: "Concurrent calls for one session cause one provider call; all get the new token."
     let h = Harness::spawn().await;

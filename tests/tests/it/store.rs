@@ -71,6 +71,7 @@ fn session(key: &str, tag: &str) -> Session {
         },
         tokens: tokens(tag),
         version: 0,
+        lease_until: 0,
         created_at: NOW,
         expires_at: NOW + 3600,
     }
@@ -113,6 +114,11 @@ on_both_backends!(
     a_scan_shows_no_secret_material,
     a_ciphertext_moved_to_another_row_does_not_open,
     a_rotated_keyring_still_opens_old_rows,
+    a_refresh_lease_is_exclusive_until_it_runs_out,
+    only_the_lease_holder_can_store_refreshed_tokens,
+    a_released_lease_can_be_taken_by_another_caller,
+    a_lease_on_a_stale_version_or_expired_session_is_refused,
+    concurrent_lease_takers_have_exactly_one_winner,
 );
 
 async fn transaction_is_taken_exactly_once(kind: &str) {
@@ -199,8 +205,10 @@ async fn session_key_collision_is_refused(kind: &str) {
 async fn token_replacement_with_a_stale_version_conflicts(kind: &str) {
     let (store, _) = backend(kind).await;
     store.create_session(&session("s-1", "a")).await.unwrap();
-    store.replace_tokens("s-1", 0, &tokens("b")).await.unwrap();
-    let stale = store.replace_tokens("s-1", 0, &tokens("c")).await;
+    store.acquire_refresh_lease("s-1", 0, "me", NOW, NOW + 15).await.unwrap();
+    store.replace_tokens("s-1", 0, "me", &tokens("b")).await.unwrap();
+    store.acquire_refresh_lease("s-1", 1, "me", NOW, NOW + 15).await.unwrap();
+    let stale = store.replace_tokens("s-1", 0, "me", &tokens("c")).await;
     assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
     let current = store.get_session("s-1", NOW).await.unwrap().unwrap();
     assert_eq!(current.version, 1);
@@ -221,7 +229,7 @@ async fn token_replacement_with_a_stale_version_conflicts(kind: &str) {
 
 async fn token_replacement_of_a_missing_session_conflicts(kind: &str) {
     let (store, _) = backend(kind).await;
-    let missing = store.replace_tokens("nope", 0, &tokens("x")).await;
+    let missing = store.replace_tokens("nope", 0, "me", &tokens("x")).await;
     assert!(matches!(missing, Err(StoreError::Conflict)), "{missing:?}");
     assert!(
         store.get_session("nope", NOW).await.unwrap().is_none(),
@@ -350,7 +358,11 @@ async fn a_rotated_keyring_still_opens_old_rows(kind: &str) {
     assert_eq!(read.tokens.access_token.expose(), "access-SECRET-a");
     // New writes are sealed with the new first key: a keyring without it cannot read them.
     rotated
-        .replace_tokens("s-1", 0, &tokens("b"))
+        .acquire_refresh_lease("s-1", 0, "me", NOW, NOW + 15)
+        .await
+        .unwrap();
+    rotated
+        .replace_tokens("s-1", 0, "me", &tokens("b"))
         .await
         .unwrap();
     let old_only = reopen(kind, &table, rotated.as_ref(), &[KEY_A]).await;
@@ -358,4 +370,76 @@ async fn a_rotated_keyring_still_opens_old_rows(kind: &str) {
         old_only.get_session("s-1", NOW).await,
         Err(StoreError::Corrupt(_))
     ));
+}
+
+async fn a_refresh_lease_is_exclusive_until_it_runs_out(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store.create_session(&session("s-1", "a")).await.unwrap();
+    store.acquire_refresh_lease("s-1", 0, "first", NOW, NOW + 15).await.unwrap();
+    let second = store.acquire_refresh_lease("s-1", 0, "second", NOW + 14, NOW + 29).await;
+    assert!(matches!(second, Err(StoreError::Conflict)), "{second:?}");
+    let seen = store.get_session("s-1", NOW).await.unwrap().unwrap();
+    assert_eq!(seen.lease_until, NOW + 15, "readers see the live lease");
+    // The holder died: once the lease has run out, another caller takes it over.
+    store.acquire_refresh_lease("s-1", 0, "second", NOW + 15, NOW + 30).await.unwrap();
+    let late = store.replace_tokens("s-1", 0, "first", &tokens("late")).await;
+    assert!(matches!(late, Err(StoreError::Conflict)), "the old holder lost it: {late:?}");
+}
+
+async fn only_the_lease_holder_can_store_refreshed_tokens(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store.create_session(&session("s-1", "a")).await.unwrap();
+    let unleased = store.replace_tokens("s-1", 0, "me", &tokens("b")).await;
+    assert!(matches!(unleased, Err(StoreError::Conflict)), "{unleased:?}");
+    store.acquire_refresh_lease("s-1", 0, "me", NOW, NOW + 15).await.unwrap();
+    let stranger = store.replace_tokens("s-1", 0, "other", &tokens("b")).await;
+    assert!(matches!(stranger, Err(StoreError::Conflict)), "{stranger:?}");
+    store.replace_tokens("s-1", 0, "me", &tokens("b")).await.unwrap();
+    let after = store.get_session("s-1", NOW).await.unwrap().unwrap();
+    assert_eq!(after.version, 1);
+    assert_eq!(after.lease_until, 0, "the write ends the lease");
+    assert_eq!(after.tokens.access_token.expose(), "access-SECRET-b");
+}
+
+async fn a_released_lease_can_be_taken_by_another_caller(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store.create_session(&session("s-1", "a")).await.unwrap();
+    store.acquire_refresh_lease("s-1", 0, "first", NOW, NOW + 15).await.unwrap();
+    store.release_refresh_lease("s-1", "someone-else").await.unwrap();
+    assert!(store.acquire_refresh_lease("s-1", 0, "second", NOW, NOW + 15).await.is_err());
+    store.release_refresh_lease("s-1", "first").await.unwrap();
+    store.acquire_refresh_lease("s-1", 0, "second", NOW, NOW + 15).await.unwrap();
+}
+
+async fn a_lease_on_a_stale_version_or_expired_session_is_refused(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store.create_session(&session("s-1", "a")).await.unwrap();
+    let stale = store.acquire_refresh_lease("s-1", 7, "me", NOW, NOW + 15).await;
+    assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
+    let expired = store.acquire_refresh_lease("s-1", 0, "me", NOW + 3600, NOW + 3615).await;
+    assert!(matches!(expired, Err(StoreError::Conflict)), "{expired:?}");
+    let missing = store.acquire_refresh_lease("nope", 0, "me", NOW, NOW + 15).await;
+    assert!(matches!(missing, Err(StoreError::Conflict)), "{missing:?}");
+}
+
+async fn concurrent_lease_takers_have_exactly_one_winner(kind: &str) {
+    let (store, table) = backend(kind).await;
+    store.create_session(&session("s-1", "a")).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let s: Arc<dyn Backend> = match kind {
+            "memory" => Arc::clone(&store),
+            _ => Arc::new(dynamo(&table, &[KEY_A]).await),
+        };
+        tasks.push(tokio::spawn(async move {
+            s.acquire_refresh_lease("s-1", 0, &format!("owner-{i}"), NOW, NOW + 15)
+                .await
+                .is_ok()
+        }));
+    }
+    let mut winners = 0;
+    for t in tasks {
+        winners += usize::from(t.await.unwrap());
+    }
+    assert_eq!(winners, 1);
 }
