@@ -206,6 +206,15 @@ impl Browser {
         }
     }
 
+    /// The same browser (same cookies) talking to another instance of the token handler.
+    pub fn on(&self, app: Arc<App>) -> Self {
+        Self {
+            app,
+            provider: self.provider.clone(),
+            jar: self.jar.clone(),
+        }
+    }
+
     /// The value of a cookie in the jar.
     pub fn cookie(&self, name: &str) -> Option<String> {
         self.jar.get(name).cloned()

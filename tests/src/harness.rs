@@ -127,6 +127,7 @@ impl HarnessBuilder {
             store,
             clock,
             config_text,
+            provider_names: names,
             server,
         }
     }
@@ -171,6 +172,7 @@ pub struct Harness {
     pub clock: Arc<FakeClock>,
     /// The configuration the app was built from.
     pub config_text: String,
+    provider_names: Vec<String>,
     server: JoinHandle<()>,
 }
 
@@ -194,6 +196,23 @@ impl Harness {
             cookie_secure: true,
             backend: BackendKind::Memory,
         }
+    }
+
+    /// Another instance of the token handler, as a separate Lambda instance would be: its own
+    /// App (HTTP client, caches) and its own store client on the same data, the same clock.
+    pub async fn another_instance(&self) -> Arc<App> {
+        let names = self.provider_names.clone();
+        let config = Config::from_toml(&self.config_text, |var| {
+            names
+                .iter()
+                .find(|n| secret_var(n) == var)
+                .map(|n| client_secret(n))
+        })
+        .expect("the harness configuration is valid");
+        let app = App::new(config, self.store.another_instance().await)
+            .expect("app builds")
+            .with_clock(Arc::clone(&self.clock) as Arc<dyn Clock>);
+        Arc::new(app)
     }
 
     /// A browser with an empty cookie jar.

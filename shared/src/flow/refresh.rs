@@ -144,7 +144,10 @@ pub async fn access_token(app: &App, key: &str, force: bool) -> Result<Issued, A
             tracing::warn!("gave up waiting for another refresh of this session");
             return Err(ApiError::ProviderUnavailable);
         }
-        tokio::time::sleep(Duration::from_millis(pause / 2 + random_below(pause / 2 + 1))).await;
+        tokio::time::sleep(Duration::from_millis(
+            pause / 2 + random_below(pause / 2 + 1),
+        ))
+        .await;
         pause = (pause * 2).min(LONGEST_PAUSE_MS);
         // Gone while we waited: the holder got invalid_grant (or the user logged out).
         session = read(app, key).await?.ok_or(ApiError::ReauthRequired)?;
@@ -172,20 +175,20 @@ async fn refresh_as_holder(app: &App, session: &Session, owner: &str) -> Result<
         return Err(ApiError::ProviderUnavailable);
     };
     let now = app.now();
-    let response =
-        match token::refresh(&app.http, &provider.config, &metadata, refresh_token).await {
-            Ok(r) => r,
-            Err(ProviderError::Rejected { error }) if error == "invalid_grant" => {
-                tracing::info!(provider = %session.provider, "refresh token no longer valid");
-                end_session(app, key).await;
-                return Err(ApiError::ReauthRequired);
-            }
-            Err(e) => {
-                tracing::warn!(provider = %session.provider, error = %e, "refresh failed");
-                release().await;
-                return Err(ApiError::ProviderUnavailable);
-            }
-        };
+    let response = match token::refresh(&app.http, &provider.config, &metadata, refresh_token).await
+    {
+        Ok(r) => r,
+        Err(ProviderError::Rejected { error }) if error == "invalid_grant" => {
+            tracing::info!(provider = %session.provider, "refresh token no longer valid");
+            end_session(app, key).await;
+            return Err(ApiError::ReauthRequired);
+        }
+        Err(e) => {
+            tracing::warn!(provider = %session.provider, error = %e, "refresh failed");
+            release().await;
+            return Err(ApiError::ProviderUnavailable);
+        }
+    };
 
     if let Some(new_id_token) = &response.id_token {
         let expected = Expected {
@@ -194,7 +197,14 @@ async fn refresh_as_holder(app: &App, session: &Session, owner: &str) -> Result<
             nonce: None,
             now,
         };
-        match id_token::verify(new_id_token, &expected, &metadata, &provider.jwks, &app.http).await
+        match id_token::verify(
+            new_id_token,
+            &expected,
+            &metadata,
+            &provider.jwks,
+            &app.http,
+        )
+        .await
         {
             Ok(claims) if claims.sub == session.subject => {}
             Ok(_) => {

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod callback;
+mod concurrency;
 mod dynamodb;
 mod headers;
 mod hostile;

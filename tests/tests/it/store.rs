@@ -205,9 +205,18 @@ async fn session_key_collision_is_refused(kind: &str) {
 async fn token_replacement_with_a_stale_version_conflicts(kind: &str) {
     let (store, _) = backend(kind).await;
     store.create_session(&session("s-1", "a")).await.unwrap();
-    store.acquire_refresh_lease("s-1", 0, "me", NOW, NOW + 15).await.unwrap();
-    store.replace_tokens("s-1", 0, "me", &tokens("b")).await.unwrap();
-    store.acquire_refresh_lease("s-1", 1, "me", NOW, NOW + 15).await.unwrap();
+    store
+        .acquire_refresh_lease("s-1", 0, "me", NOW, NOW + 15)
+        .await
+        .unwrap();
+    store
+        .replace_tokens("s-1", 0, "me", &tokens("b"))
+        .await
+        .unwrap();
+    store
+        .acquire_refresh_lease("s-1", 1, "me", NOW, NOW + 15)
+        .await
+        .unwrap();
     let stale = store.replace_tokens("s-1", 0, "me", &tokens("c")).await;
     assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
     let current = store.get_session("s-1", NOW).await.unwrap().unwrap();
@@ -375,26 +384,51 @@ async fn a_rotated_keyring_still_opens_old_rows(kind: &str) {
 async fn a_refresh_lease_is_exclusive_until_it_runs_out(kind: &str) {
     let (store, _) = backend(kind).await;
     store.create_session(&session("s-1", "a")).await.unwrap();
-    store.acquire_refresh_lease("s-1", 0, "first", NOW, NOW + 15).await.unwrap();
-    let second = store.acquire_refresh_lease("s-1", 0, "second", NOW + 14, NOW + 29).await;
+    store
+        .acquire_refresh_lease("s-1", 0, "first", NOW, NOW + 15)
+        .await
+        .unwrap();
+    let second = store
+        .acquire_refresh_lease("s-1", 0, "second", NOW + 14, NOW + 29)
+        .await;
     assert!(matches!(second, Err(StoreError::Conflict)), "{second:?}");
     let seen = store.get_session("s-1", NOW).await.unwrap().unwrap();
     assert_eq!(seen.lease_until, NOW + 15, "readers see the live lease");
     // The holder died: once the lease has run out, another caller takes it over.
-    store.acquire_refresh_lease("s-1", 0, "second", NOW + 15, NOW + 30).await.unwrap();
-    let late = store.replace_tokens("s-1", 0, "first", &tokens("late")).await;
-    assert!(matches!(late, Err(StoreError::Conflict)), "the old holder lost it: {late:?}");
+    store
+        .acquire_refresh_lease("s-1", 0, "second", NOW + 15, NOW + 30)
+        .await
+        .unwrap();
+    let late = store
+        .replace_tokens("s-1", 0, "first", &tokens("late"))
+        .await;
+    assert!(
+        matches!(late, Err(StoreError::Conflict)),
+        "the old holder lost it: {late:?}"
+    );
 }
 
 async fn only_the_lease_holder_can_store_refreshed_tokens(kind: &str) {
     let (store, _) = backend(kind).await;
     store.create_session(&session("s-1", "a")).await.unwrap();
     let unleased = store.replace_tokens("s-1", 0, "me", &tokens("b")).await;
-    assert!(matches!(unleased, Err(StoreError::Conflict)), "{unleased:?}");
-    store.acquire_refresh_lease("s-1", 0, "me", NOW, NOW + 15).await.unwrap();
+    assert!(
+        matches!(unleased, Err(StoreError::Conflict)),
+        "{unleased:?}"
+    );
+    store
+        .acquire_refresh_lease("s-1", 0, "me", NOW, NOW + 15)
+        .await
+        .unwrap();
     let stranger = store.replace_tokens("s-1", 0, "other", &tokens("b")).await;
-    assert!(matches!(stranger, Err(StoreError::Conflict)), "{stranger:?}");
-    store.replace_tokens("s-1", 0, "me", &tokens("b")).await.unwrap();
+    assert!(
+        matches!(stranger, Err(StoreError::Conflict)),
+        "{stranger:?}"
+    );
+    store
+        .replace_tokens("s-1", 0, "me", &tokens("b"))
+        .await
+        .unwrap();
     let after = store.get_session("s-1", NOW).await.unwrap().unwrap();
     assert_eq!(after.version, 1);
     assert_eq!(after.lease_until, 0, "the write ends the lease");
@@ -404,21 +438,41 @@ async fn only_the_lease_holder_can_store_refreshed_tokens(kind: &str) {
 async fn a_released_lease_can_be_taken_by_another_caller(kind: &str) {
     let (store, _) = backend(kind).await;
     store.create_session(&session("s-1", "a")).await.unwrap();
-    store.acquire_refresh_lease("s-1", 0, "first", NOW, NOW + 15).await.unwrap();
-    store.release_refresh_lease("s-1", "someone-else").await.unwrap();
-    assert!(store.acquire_refresh_lease("s-1", 0, "second", NOW, NOW + 15).await.is_err());
+    store
+        .acquire_refresh_lease("s-1", 0, "first", NOW, NOW + 15)
+        .await
+        .unwrap();
+    store
+        .release_refresh_lease("s-1", "someone-else")
+        .await
+        .unwrap();
+    assert!(
+        store
+            .acquire_refresh_lease("s-1", 0, "second", NOW, NOW + 15)
+            .await
+            .is_err()
+    );
     store.release_refresh_lease("s-1", "first").await.unwrap();
-    store.acquire_refresh_lease("s-1", 0, "second", NOW, NOW + 15).await.unwrap();
+    store
+        .acquire_refresh_lease("s-1", 0, "second", NOW, NOW + 15)
+        .await
+        .unwrap();
 }
 
 async fn a_lease_on_a_stale_version_or_expired_session_is_refused(kind: &str) {
     let (store, _) = backend(kind).await;
     store.create_session(&session("s-1", "a")).await.unwrap();
-    let stale = store.acquire_refresh_lease("s-1", 7, "me", NOW, NOW + 15).await;
+    let stale = store
+        .acquire_refresh_lease("s-1", 7, "me", NOW, NOW + 15)
+        .await;
     assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
-    let expired = store.acquire_refresh_lease("s-1", 0, "me", NOW + 3600, NOW + 3615).await;
+    let expired = store
+        .acquire_refresh_lease("s-1", 0, "me", NOW + 3600, NOW + 3615)
+        .await;
     assert!(matches!(expired, Err(StoreError::Conflict)), "{expired:?}");
-    let missing = store.acquire_refresh_lease("nope", 0, "me", NOW, NOW + 15).await;
+    let missing = store
+        .acquire_refresh_lease("nope", 0, "me", NOW, NOW + 15)
+        .await;
     assert!(matches!(missing, Err(StoreError::Conflict)), "{missing:?}");
 }
 
