@@ -62,6 +62,13 @@ pub async fn handle(app: &App, provider: &str, req: &Request) -> Response {
             session_id,
             return_to,
         }) => {
+            // The browser's previous session (if any) is replaced by the new cookie: end it
+            // rather than leave its tokens at rest until it expires.
+            if let Some(old) = cookie(req, cookies.session_name()).filter(|c| is_token_shaped(c))
+                && let Err(e) = app.store.delete_session(&session_key(old)).await
+            {
+                tracing::warn!(error = %e, "could not delete the replaced session");
+            }
             let mut resp = redirect(&return_to.location());
             add_cookie(
                 &mut resp,

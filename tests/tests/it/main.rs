@@ -5,6 +5,7 @@
 
 mod callback;
 mod concurrency;
+mod cors;
 mod dynamodb;
 mod headers;
 mod hostile;

@@ -195,3 +195,20 @@ async fn logout_without_a_session_is_unauthenticated() {
 
     reply.assert_error(401, "unauthenticated");
 }
+
+#[tokio::test]
+async fn a_session_cookie_sent_to_login_is_never_reused() {
+    let h = Harness::spawn().await;
+    let mut browser = h.browser();
+    let first = browser.sign_in("dev", "alice").await;
+
+    // The old session cookie travels with the next login and its callback.
+    let second = browser.sign_in("dev", "alice").await;
+
+    assert_ne!(first, second, "the callback issued a new session id");
+    assert_eq!(h.store.session_count().await, 1, "the replaced session was ended");
+    let mut old = h.browser();
+    old.put_cookie("__Host-session", &first);
+    old.session().await.assert_error(401, "unauthenticated");
+    assert_eq!(browser.session().await.status, StatusCode::OK);
+}
