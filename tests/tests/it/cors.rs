@@ -13,7 +13,10 @@ async fn preflight(h: &Harness, path: &str, origin: &str) -> integration_tests::
             &[
                 ("origin", origin),
                 ("access-control-request-method", "POST"),
-                ("access-control-request-headers", "x-requested-with, content-type"),
+                (
+                    "access-control-request-headers",
+                    "x-requested-with, content-type",
+                ),
             ],
             Body::Empty,
         )
@@ -28,8 +31,14 @@ async fn preflight_from_an_allowed_origin_admits_credentials_and_the_csrf_header
         let reply = preflight(&h, path, APP_ORIGIN).await;
 
         assert_eq!(reply.status, StatusCode::NO_CONTENT, "{path}: {reply:?}");
-        assert_eq!(reply.header("access-control-allow-origin"), Some(APP_ORIGIN));
-        assert_eq!(reply.header("access-control-allow-credentials"), Some("true"));
+        assert_eq!(
+            reply.header("access-control-allow-origin"),
+            Some(APP_ORIGIN)
+        );
+        assert_eq!(
+            reply.header("access-control-allow-credentials"),
+            Some("true")
+        );
         let allowed = reply
             .header("access-control-allow-headers")
             .unwrap_or_default()
@@ -48,13 +57,29 @@ async fn preflight_from_an_allowed_origin_admits_credentials_and_the_csrf_header
 async fn preflight_from_a_foreign_origin_gets_no_cors_permission() {
     let h = Harness::spawn().await;
 
-    for origin in ["https://evil.test", "null", "https://app.example.test.evil.test"] {
+    for origin in [
+        "https://evil.test",
+        "null",
+        "https://app.example.test.evil.test",
+    ] {
         let reply = preflight(&h, "/auth/refresh", origin).await;
 
         assert!(reply.status.is_success(), "{origin}: {reply:?}");
-        assert_eq!(reply.header("access-control-allow-origin"), None, "{origin}");
-        assert_eq!(reply.header("access-control-allow-credentials"), None, "{origin}");
-        assert_eq!(reply.header("access-control-allow-headers"), None, "{origin}");
+        assert_eq!(
+            reply.header("access-control-allow-origin"),
+            None,
+            "{origin}"
+        );
+        assert_eq!(
+            reply.header("access-control-allow-credentials"),
+            None,
+            "{origin}"
+        );
+        assert_eq!(
+            reply.header("access-control-allow-headers"),
+            None,
+            "{origin}"
+        );
         assert!(!reply.body.contains(origin), "{origin} reflected");
     }
 }
@@ -75,7 +100,10 @@ async fn cors_never_uses_a_wildcard() {
         .await;
 
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert_eq!(reply.header("access-control-allow-origin"), Some(APP_ORIGIN));
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some(APP_ORIGIN)
+    );
     assert!(
         reply
             .header("vary")

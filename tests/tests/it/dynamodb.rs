@@ -70,7 +70,11 @@ async fn login_callback_refresh_and_logout_work_on_dynamodb_and_its_table_holds_
 
     let out = browser.logout().await;
     assert_eq!(out.status, StatusCode::OK, "{out:?}");
-    assert_eq!(h.stats().revoked_tokens, vec![current_refresh.clone()], "revoked at the provider");
+    assert_eq!(
+        h.stats().revoked_tokens,
+        vec![current_refresh.clone()],
+        "revoked at the provider"
+    );
     assert!(h.store.scan().await.unwrap().is_empty(), "session deleted");
     browser.put_cookie("__Host-session", &session_id);
     browser.session().await.assert_error(401, "unauthenticated");

@@ -206,7 +206,11 @@ async fn a_session_cookie_sent_to_login_is_never_reused() {
     let second = browser.sign_in("dev", "alice").await;
 
     assert_ne!(first, second, "the callback issued a new session id");
-    assert_eq!(h.store.session_count().await, 1, "the replaced session was ended");
+    assert_eq!(
+        h.store.session_count().await,
+        1,
+        "the replaced session was ended"
+    );
     let mut old = h.browser();
     old.put_cookie("__Host-session", &first);
     old.session().await.assert_error(401, "unauthenticated");
