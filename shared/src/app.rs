@@ -42,6 +42,9 @@ pub enum StartupError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// The configuration could not be read from its source.
+    #[error("{0}")]
+    Source(String),
     /// The outbound HTTP client could not be built.
     #[error("HTTP client: {0}")]
     Http(String),

@@ -201,23 +201,6 @@ const RESERVED_AUTH_PARAMS: &[&str] = &[
 ];
 
 impl Config {
-    /// Loads from `AUTH_CONFIG_FILE` (a path) or `AUTH_CONFIG` (the TOML itself).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let text = if let Ok(path) = std::env::var("AUTH_CONFIG_FILE") {
-            std::fs::read_to_string(&path).map_err(|e| {
-                ConfigError::new("AUTH_CONFIG_FILE", format!("cannot read {path}: {e}"))
-            })?
-        } else if let Ok(text) = std::env::var("AUTH_CONFIG") {
-            text
-        } else {
-            return Err(ConfigError::new(
-                "(environment)",
-                "set AUTH_CONFIG_FILE to a TOML file or AUTH_CONFIG to its text",
-            ));
-        };
-        Self::from_toml(&text, |name| std::env::var(name).ok())
-    }
-
     /// Parses and validates TOML text; `env` resolves `${NAME}` references.
     pub fn from_toml(
         text: &str,

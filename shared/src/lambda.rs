@@ -7,7 +7,6 @@ pub use lambda_http::Error;
 use lambda_http::service_fn;
 
 use crate::app::{App, Function};
-use crate::config::Config;
 
 /// Runs `function` under the Lambda runtime. A bad configuration stops start-up with one message.
 pub async fn run(function: Function) -> Result<(), Error> {
@@ -27,6 +26,8 @@ pub async fn run(function: Function) -> Result<(), Error> {
 }
 
 async fn load() -> Result<App, crate::app::StartupError> {
-    let config = Config::from_env()?;
+    let config = crate::source::load()
+        .await
+        .map_err(|e| crate::app::StartupError::Source(e.to_string()))?;
     App::from_config(config).await
 }

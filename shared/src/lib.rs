@@ -11,6 +11,7 @@ pub mod http;
 pub mod lambda;
 pub mod provider;
 pub mod secret;
+pub mod source;
 pub mod store;
 pub mod telemetry;
 pub mod types;

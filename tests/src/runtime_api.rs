@@ -119,12 +119,29 @@ impl RuntimeApi {
             .send((id, event))
             .await
             .map_err(|_| "runtime API stopped".to_owned())?;
-        match tokio::time::timeout(Duration::from_secs(30), rx).await {
-            Ok(Ok(outcome)) => Ok(outcome),
-            _ => Err(format!(
-                "no answer from the function; init error: {:?}",
-                lock(&self.init_error).clone()
-            )),
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut rx = rx;
+        loop {
+            tokio::select! {
+                answer = &mut rx => {
+                    return answer.map_err(|_| "the runtime API dropped the invocation".to_owned());
+                }
+                () = tokio::time::sleep(Duration::from_millis(50)) => {
+                    if let Some(e) = lock(&self.init_error).clone() {
+                        return Err(format!("the function failed to start: {e}"));
+                    }
+                    let exited = self
+                        .child
+                        .as_mut()
+                        .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))));
+                    if exited {
+                        return Err("the function exited without answering".to_owned());
+                    }
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err("no answer from the function within 30 s".to_owned());
+                    }
+                }
+            }
         }
     }
 

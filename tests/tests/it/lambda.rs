@@ -130,3 +130,161 @@ async fn a_function_answers_404_for_another_functions_route() {
     assert_eq!(resp["statusCode"], 404);
     server.abort();
 }
+
+/// Puts parameters into the test server's Parameter Store (moto), as an operator would.
+async fn put_parameters(params: &[(&str, &str, bool)]) {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(integration_tests::dynamodb_endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_ssm::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await;
+    let ssm = aws_sdk_ssm::Client::new(&config);
+    for (name, value, secure) in params {
+        let kind = if *secure {
+            aws_sdk_ssm::types::ParameterType::SecureString
+        } else {
+            aws_sdk_ssm::types::ParameterType::String
+        };
+        ssm.put_parameter()
+            .name(*name)
+            .value(*value)
+            .r#type(kind)
+            .overwrite(true)
+            .send()
+            .await
+            .expect("put parameter");
+    }
+}
+
+/// Runs `function` configured only through Parameter Store and the template's environment.
+async fn invoke_with_ssm(function: &str, event: &str, prefix: &str) -> (Option<Value>, String) {
+    let binary = tokio::task::spawn_blocking({
+        let f = function.to_owned();
+        move || function_binary(&f)
+    })
+    .await
+    .expect("build finished");
+    let endpoint = integration_tests::dynamodb_endpoint();
+    let table = integration_tests::unique_table();
+    let mut api = RuntimeApi::start().await.expect("runtime API starts");
+    let config_parameter = format!("{prefix}/config");
+    let secrets_path = format!("{prefix}/secrets");
+    api.spawn_function(
+        &binary,
+        &[
+            ("AUTH_CONFIG_SSM_PARAMETER", &config_parameter),
+            ("AUTH_SECRETS_PATH", &secrets_path),
+            ("AUTH_TABLE", &table),
+            ("AWS_ENDPOINT_URL_SSM", &endpoint),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ],
+    )
+    .expect("function starts");
+    let outcome = api.invoke(sample_event(event)).await;
+    let logs = api.stop().await;
+    match outcome {
+        Ok(Outcome::Response(v)) => (Some(v), logs),
+        _ => (None, logs),
+    }
+}
+
+fn ssm_config(issuer: &str) -> String {
+    format!(
+        r#"
+public_base_url = "https://auth.example.com"
+[store]
+kind = "dynamodb"
+table = "${{AUTH_TABLE}}"
+endpoint = "{}"
+region = "us-east-1"
+create_table = true
+[encryption]
+keys = ["${{TOKEN_KEY_1}}"]
+[providers.dev]
+preset = "oidc"
+issuer = "{issuer}"
+client_id = "lambda-test"
+client_secret = "${{DEV_SECRET}}"
+"#,
+        integration_tests::dynamodb_endpoint()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn functions_read_configuration_and_secrets_from_parameter_store() {
+    let (provider, server) = provider().await;
+    let prefix = format!("/th-{}", integration_tests::unique_table());
+    put_parameters(&[
+        (
+            &format!("{prefix}/config"),
+            &ssm_config(&provider.issuer()),
+            false,
+        ),
+        (
+            &format!("{prefix}/secrets/DEV_SECRET"),
+            "lambda-test-secret",
+            true,
+        ),
+        (
+            &format!("{prefix}/secrets/TOKEN_KEY_1"),
+            integration_tests::TEST_KEY,
+            true,
+        ),
+    ])
+    .await;
+
+    let (login, logs) = invoke_with_ssm("login", "login.json", &prefix).await;
+    let (session, _) = invoke_with_ssm("session", "session-no-session.json", &prefix).await;
+
+    let login = login.unwrap_or_else(|| panic!("login did not answer; logs:\n{logs}"));
+    assert_eq!(login["statusCode"], 302, "{login}");
+    assert!(
+        !logs.contains("lambda-test-secret"),
+        "a secret reached the logs"
+    );
+    assert_eq!(session.expect("session answers")["statusCode"], 401);
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_secret_stops_start_up_naming_the_variable_not_a_value() {
+    let (provider, server) = provider().await;
+    let prefix = format!("/th-{}", integration_tests::unique_table());
+    put_parameters(&[
+        (
+            &format!("{prefix}/config"),
+            &ssm_config(&provider.issuer()),
+            false,
+        ),
+        (
+            &format!("{prefix}/secrets/TOKEN_KEY_1"),
+            integration_tests::TEST_KEY,
+            true,
+        ),
+    ])
+    .await;
+
+    let (answer, logs) = invoke_with_ssm("login", "login.json", &prefix).await;
+
+    assert!(
+        answer.is_none(),
+        "no handler runs with a half configuration: {answer:?}"
+    );
+    assert!(
+        logs.contains("DEV_SECRET"),
+        "the message names the variable:\n{logs}"
+    );
+    assert!(
+        logs.contains("providers.dev.client_secret"),
+        "and the key:\n{logs}"
+    );
+    assert!(
+        !logs.contains(integration_tests::TEST_KEY),
+        "no value is printed"
+    );
+    server.abort();
+}
