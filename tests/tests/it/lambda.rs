@@ -214,27 +214,34 @@ client_secret = "${{DEV_SECRET}}"
     )
 }
 
+/// Stores the configuration and the given secrets the way an operator would, under a fresh
+/// prefix, and returns the prefix.
+async fn operator_stores(issuer: &str, secrets: &[(&str, &str)]) -> String {
+    let prefix = format!("/th-{}", integration_tests::unique_table());
+    let config_name = format!("{prefix}/config");
+    let config = ssm_config(issuer);
+    let mut params = vec![(config_name.as_str(), config.as_str(), false)];
+    let names: Vec<String> = secrets
+        .iter()
+        .map(|(name, _)| format!("{prefix}/secrets/{name}"))
+        .collect();
+    for (name, (_, value)) in names.iter().zip(secrets) {
+        params.push((name.as_str(), value, true));
+    }
+    put_parameters(&params).await;
+    prefix
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn functions_read_configuration_and_secrets_from_parameter_store() {
     let (provider, server) = provider().await;
-    let prefix = format!("/th-{}", integration_tests::unique_table());
-    put_parameters(&[
-        (
-            &format!("{prefix}/config"),
-            &ssm_config(&provider.issuer()),
-            false,
-        ),
-        (
-            &format!("{prefix}/secrets/DEV_SECRET"),
-            "lambda-test-secret",
-            true,
-        ),
-        (
-            &format!("{prefix}/secrets/TOKEN_KEY_1"),
-            integration_tests::TEST_KEY,
-            true,
-        ),
-    ])
+    let prefix = operator_stores(
+        &provider.issuer(),
+        &[
+            ("DEV_SECRET", "lambda-test-secret"),
+            ("TOKEN_KEY_1", integration_tests::TEST_KEY),
+        ],
+    )
     .await;
 
     let (login, logs) = invoke_with_ssm("login", "login.json", &prefix).await;
@@ -253,19 +260,10 @@ async fn functions_read_configuration_and_secrets_from_parameter_store() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_secret_stops_start_up_naming_the_variable_not_a_value() {
     let (provider, server) = provider().await;
-    let prefix = format!("/th-{}", integration_tests::unique_table());
-    put_parameters(&[
-        (
-            &format!("{prefix}/config"),
-            &ssm_config(&provider.issuer()),
-            false,
-        ),
-        (
-            &format!("{prefix}/secrets/TOKEN_KEY_1"),
-            integration_tests::TEST_KEY,
-            true,
-        ),
-    ])
+    let prefix = operator_stores(
+        &provider.issuer(),
+        &[("TOKEN_KEY_1", integration_tests::TEST_KEY)],
+    )
     .await;
 
     let (answer, logs) = invoke_with_ssm("login", "login.json", &prefix).await;

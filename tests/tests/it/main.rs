@@ -13,6 +13,7 @@ mod id_token;
 mod lambda;
 mod login;
 mod logs;
+mod mobile;
 mod refresh;
 mod session;
 mod store;
