@@ -1,0 +1,167 @@
+// A real OpenID provider for the end-to-end tests: node's oidc-provider (panva), certified
+// OpenID Connect, on a free 127.0.0.1 port with a plain-http issuer (tests only).
+//
+// Configured the way a careful production issuer is: PKCE required (S256 only), RS256 ID
+// tokens from a freshly generated key, refresh tokens always issued and rotated on every use,
+// RFC 9207 `iss` in authorization responses, RFC 7009 revocation and RP-initiated logout.
+// The built-in development interactions (a login form that accepts any login and password,
+// and a consent form) are what the browser fills in.
+//
+// Every request to the token and revocation endpoints is recorded (what was presented, how
+// the client authenticated, what was answered) so the tests can assert exactly which grants
+// reached the provider. `setTokenDelay(ms)` holds POST /token for a while before answering,
+// to model network latency where a test needs two requests to overlap.
+
+import crypto from 'node:crypto';
+import http from 'node:http';
+
+import Provider from 'oidc-provider';
+
+/** Claims of the test accounts: any login is an account, named after it. */
+function account(sub) {
+  return {
+    accountId: sub,
+    async claims() {
+      return { sub, email: `${sub}@example.test`, email_verified: true, name: `Test ${sub}` };
+    },
+  };
+}
+
+/** A plain HTML error page, so a failed authorization request is readable in a screenshot. */
+async function renderError(ctx, out) {
+  ctx.type = 'html';
+  const text = Object.entries(out)
+    .map(([k, v]) => `${k}: ${String(v).replace(/[<>&"]/g, '')}`)
+    .join('\n');
+  ctx.body = `<!doctype html><title>oidc-provider error</title><pre id="op-error">${text}</pre>`;
+}
+
+function listen(server) {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(server.address().port));
+  });
+}
+
+/**
+ * Starts the provider.
+ *
+ * @param {object} options
+ * @param {Array<{client_id: string, client_secret: string, token_endpoint_auth_method: string,
+ *   redirect_uris: string[]}>} options.clients
+ * @returns {Promise<{issuer: string, requests: object[], errors: object[],
+ *   setTokenDelay: (ms: number) => void, since: (mark: number, filter?: object) => object[],
+ *   close: () => Promise<void>}>}
+ */
+export async function startProvider({ clients }) {
+  const server = http.createServer();
+  const port = await listen(server);
+  const issuer = `http://127.0.0.1:${port}`;
+
+  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const signingKey = {
+    ...privateKey.export({ format: 'jwk' }),
+    kid: crypto.randomBytes(8).toString('hex'),
+    alg: 'RS256',
+    use: 'sig',
+  };
+
+  const provider = new Provider(issuer, {
+    clients: clients.map((c) => ({
+      ...c,
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      id_token_signed_response_alg: 'RS256',
+    })),
+    responseTypes: ['code'],
+    jwks: { keys: [signingKey] },
+    findAccount: (ctx, sub) => account(sub),
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name'],
+    },
+    // Profile claims in the ID token too (as Google's are), not only at userinfo.
+    conformIdTokenClaims: false,
+    pkce: { methods: ['S256'], required: () => true },
+    // Always a refresh token, and a new one on every refresh (the old one is then spent).
+    issueRefreshToken: async () => true,
+    rotateRefreshToken: true,
+    features: {
+      devInteractions: { enabled: true },
+      revocation: { enabled: true },
+      rpInitiatedLogout: { enabled: true },
+    },
+    cookies: {
+      keys: [crypto.randomBytes(32).toString('base64url')],
+      // oidc-provider's long-lived session cookie is SameSite=None by default, which browsers
+      // drop unless it is also Secure, and a plain-http issuer cannot set Secure cookies.
+      long: { httpOnly: true, sameSite: 'lax' },
+      short: { httpOnly: true, sameSite: 'lax' },
+    },
+    renderError,
+  });
+
+  const requests = [];
+  const errors = [];
+  let tokenDelayMs = 0;
+
+  provider.use(async (ctx, next) => {
+    const endpoint = ctx.method === 'POST' && ctx.path === '/token'
+      ? 'token'
+      : ctx.method === 'POST' && ctx.path === '/token/revocation'
+        ? 'revocation'
+        : ctx.method === 'GET' && ctx.path === '/auth'
+          ? 'authorization'
+          : undefined;
+    if (endpoint === 'token' && tokenDelayMs > 0) {
+      await new Promise((resolve) => setTimeout(resolve, tokenDelayMs));
+    }
+    await next();
+    if (!endpoint) return;
+    const body = ctx.oidc?.body ?? {};
+    const basic = /^basic /i.test(ctx.get('authorization'));
+    requests.push({
+      endpoint,
+      at: Date.now(),
+      status: ctx.status,
+      client_id: ctx.oidc?.client?.clientId ?? body.client_id ?? ctx.query.client_id,
+      client_auth: basic ? 'client_secret_basic' : body.client_secret ? 'client_secret_post' : 'none',
+      grant_type: body.grant_type,
+      presented_refresh_token: body.grant_type === 'refresh_token' ? body.refresh_token : undefined,
+      revoked_token: endpoint === 'revocation' ? body.token : undefined,
+      token_type_hint: body.token_type_hint,
+      query: endpoint === 'authorization' ? { ...ctx.query } : undefined,
+      response: endpoint === 'token' && ctx.body && typeof ctx.body === 'object' ? { ...ctx.body } : undefined,
+    });
+  });
+
+  for (const event of ['server_error', 'grant.error', 'revocation.error', 'authorization.error']) {
+    provider.on(event, (ctx, error) => {
+      errors.push({ event, error: `${error?.name}: ${error?.message} ${error?.error_description ?? ''}` });
+    });
+  }
+
+  server.on('request', provider.callback());
+
+  return {
+    issuer,
+    requests,
+    errors,
+    setTokenDelay(ms) {
+      tokenDelayMs = ms;
+    },
+    /** The requests recorded after `mark` (an earlier `requests.length`) matching `filter`. */
+    since(mark, filter = {}) {
+      return requests
+        .slice(mark)
+        .filter((r) => Object.entries(filter).every(([k, v]) => r[k] === v));
+    },
+    close() {
+      return new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
+    },
+  };
+}
