@@ -69,7 +69,7 @@ on_both_backends!(
     a_crashed_lease_holder_is_taken_over_after_its_lease_runs_out,
     a_rotated_refresh_token_replaces_the_old_one_which_is_never_sent_again,
     a_failed_refresh_releases_the_lease_and_keeps_the_tokens,
-    a_refreshed_id_token_for_another_subject_ends_the_session_without_replacing_tokens,
+    a_refreshed_id_token_naming_another_subject_issuer_or_audience_ends_the_session,
     invalid_grant_during_concurrent_refreshes_ends_the_session_once,
 );
 
@@ -221,27 +221,51 @@ async fn a_failed_refresh_releases_the_lease_and_keeps_the_tokens(backend: Backe
     assert_eq!(retry.status, StatusCode::OK, "{retry:?}");
 }
 
-async fn a_refreshed_id_token_for_another_subject_ends_the_session_without_replacing_tokens(
+async fn a_refreshed_id_token_naming_another_subject_issuer_or_audience_ends_the_session(
     backend: BackendKind,
 ) {
-    let (h, mut browser, session_id) = signed_in(backend).await;
-    h.set_behavior(Behavior {
-        id_token_sub: Some("mallory".into()),
-        ..Behavior::default()
-    });
+    let cases = [
+        (
+            "another subject",
+            Behavior {
+                id_token_sub: Some("mallory".into()),
+                ..Behavior::default()
+            },
+        ),
+        (
+            "another issuer",
+            Behavior {
+                id_token_iss: Some("https://evil.example".into()),
+                ..Behavior::default()
+            },
+        ),
+        (
+            "another audience",
+            Behavior {
+                id_token_aud: Some("someone-else".into()),
+                ..Behavior::default()
+            },
+        ),
+    ];
+    for (name, behavior) in cases {
+        let (h, mut browser, session_id) = signed_in(backend).await;
+        h.set_behavior(behavior);
 
-    browser
-        .refresh(true)
-        .await
-        .assert_error(401, "reauth_required");
-
-    assert_eq!(h.stats().refresh_token_grants, 1);
-    assert!(
-        h.stored_session(&integration_tests::sha256_b64url(&session_id))
+        browser
+            .refresh(true)
             .await
-            .is_none()
-    );
-    browser.session().await.assert_error(401, "unauthenticated");
+            .assert_error(401, "reauth_required");
+
+        assert_eq!(h.stats().refresh_token_grants, 1, "{name}");
+        assert!(
+            h.stored_session(&integration_tests::sha256_b64url(&session_id))
+                .await
+                .is_none(),
+            "{name}: the session ended, its tokens were not replaced"
+        );
+        assert_eq!(h.store.session_count().await, 0, "{name}");
+        browser.session().await.assert_error(401, "unauthenticated");
+    }
 }
 
 async fn invalid_grant_during_concurrent_refreshes_ends_the_session_once(backend: BackendKind) {

@@ -124,6 +124,22 @@ async fn session_binary_answers_401_without_a_session() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn session_binary_answers_logout_and_token_sample_events() {
+    let (provider, server) = provider().await;
+    let (logout, _) = invoke("session", "logout-no-session.json", &provider.issuer()).await;
+    let (token, logs) = invoke("session", "token-unknown-code.json", &provider.issuer()).await;
+    assert_eq!(logout["statusCode"], 401);
+    assert_eq!(error_code(&logout), "unauthenticated");
+    assert_eq!(token["statusCode"], 400);
+    assert_eq!(error_code(&token), "invalid_grant");
+    assert!(
+        !logs.contains("sample-verifier"),
+        "the verifier must not be logged"
+    );
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_function_answers_404_for_another_functions_route() {
     let (provider, server) = provider().await;
     let (resp, _) = invoke("refresh", "session-no-session.json", &provider.issuer()).await;
