@@ -131,31 +131,7 @@ async fn configured_dynamodb_store_creates_its_table_and_serves_a_login() {
     }])
     .await;
     let table = unique_table();
-    let text = format!(
-        r#"
-public_base_url = "https://auth.example.test"
-[store]
-kind = "dynamodb"
-table = "{table}"
-endpoint = "{}"
-region = "us-east-1"
-create_table = true
-[encryption]
-keys = ["{TEST_KEY}"]
-[providers.dev]
-preset = "oidc"
-issuer = "{}"
-client_id = "c"
-client_secret = "s"
-"#,
-        dynamodb_endpoint(),
-        provider.issuer()
-    );
-    let app = Arc::new(
-        App::from_config(Config::from_toml(&text, |_| None).unwrap())
-            .await
-            .unwrap(),
-    );
+    let app = app_on_dynamodb(&table, &dynamodb_endpoint(), &provider.issuer(), true).await;
     let mut browser = Browser::new(app, provider.clone());
 
     let reply = browser.start_login("dev", None).await;
@@ -180,29 +156,13 @@ async fn unreachable_dynamodb_answers_store_unavailable_quickly() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
-    let text = format!(
-        r#"
-public_base_url = "https://auth.example.test"
-[store]
-kind = "dynamodb"
-table = "auth"
-endpoint = "http://127.0.0.1:{port}"
-region = "us-east-1"
-[encryption]
-keys = ["{TEST_KEY}"]
-[providers.dev]
-preset = "oidc"
-issuer = "{}"
-client_id = "c"
-client_secret = "s"
-"#,
-        provider.issuer()
-    );
-    let app = Arc::new(
-        App::from_config(Config::from_toml(&text, |_| None).unwrap())
-            .await
-            .unwrap(),
-    );
+    let app = app_on_dynamodb(
+        "auth",
+        &format!("http://127.0.0.1:{port}"),
+        &provider.issuer(),
+        false,
+    )
+    .await;
     let mut browser = Browser::new(app, provider.clone());
     browser.put_cookie("__Host-session", &"A".repeat(43));
 
@@ -218,6 +178,38 @@ client_secret = "s"
         started.elapsed()
     );
     server.abort();
+}
+
+/// An app configured (as an operator would) with the DynamoDB store at `endpoint`.
+async fn app_on_dynamodb(
+    table: &str,
+    endpoint: &str,
+    issuer: &str,
+    create_table: bool,
+) -> Arc<App> {
+    let text = format!(
+        r#"
+public_base_url = "https://auth.example.test"
+[store]
+kind = "dynamodb"
+table = "{table}"
+endpoint = "{endpoint}"
+region = "us-east-1"
+create_table = {create_table}
+[encryption]
+keys = ["{TEST_KEY}"]
+[providers.dev]
+preset = "oidc"
+issuer = "{issuer}"
+client_id = "c"
+client_secret = "s"
+"#
+    );
+    Arc::new(
+        App::from_config(Config::from_toml(&text, |_| None).unwrap())
+            .await
+            .unwrap(),
+    )
 }
 
 /// A DynamoDB endpoint that throttles every request, counting them.
@@ -254,28 +246,7 @@ async fn throttling_dynamodb() -> (
 #[tokio::test(flavor = "multi_thread")]
 async fn throttled_dynamodb_is_retried_a_bounded_number_of_times_then_store_unavailable() {
     let (endpoint, hits, server) = throttling_dynamodb().await;
-    let text = format!(
-        r#"
-public_base_url = "https://auth.example.test"
-[store]
-kind = "dynamodb"
-table = "auth"
-endpoint = "{endpoint}"
-region = "us-east-1"
-[encryption]
-keys = ["{TEST_KEY}"]
-[providers.dev]
-preset = "oidc"
-issuer = "https://issuer.example.test"
-client_id = "c"
-client_secret = "s"
-"#
-    );
-    let app = Arc::new(
-        App::from_config(Config::from_toml(&text, |_| None).unwrap())
-            .await
-            .unwrap(),
-    );
+    let app = app_on_dynamodb("auth", &endpoint, "https://issuer.example.test", false).await;
     let (provider, provider_server) = dev_provider::DevProvider::spawn(vec![]).await;
     let mut browser = Browser::new(app, provider);
     browser.put_cookie("__Host-session", &"A".repeat(43));
