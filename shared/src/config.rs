@@ -523,28 +523,80 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     })
 }
 
+/// What a preset fills in for an OpenID Connect provider; every value can be overridden
+/// except the issuer.
+struct OidcPreset {
+    issuer: Option<&'static str>,
+    scopes: &'static [&'static str],
+    client_auth: ClientAuthMethod,
+    extra_auth_params: &'static [(&'static str, &'static str)],
+}
+
+impl OidcPreset {
+    fn named(name: &str) -> Option<Self> {
+        match name {
+            "oidc" => Some(Self {
+                issuer: None,
+                scopes: &["openid", "email", "profile"],
+                client_auth: ClientAuthMethod::ClientSecretBasic,
+                extra_auth_params: &[],
+            }),
+            // Google issues a refresh token only for access_type=offline.
+            "google" => Some(Self {
+                issuer: Some("https://accounts.google.com"),
+                scopes: &["openid", "email", "profile"],
+                client_auth: ClientAuthMethod::ClientSecretBasic,
+                extra_auth_params: &[("access_type", "offline")],
+            }),
+            // Kakao Login with OpenID Connect enabled; Kakao takes the secret in the body.
+            "kakao" => Some(Self {
+                issuer: Some("https://kauth.kakao.com"),
+                scopes: &["openid"],
+                client_auth: ClientAuthMethod::ClientSecretPost,
+                extra_auth_params: &[],
+            }),
+            _ => None,
+        }
+    }
+}
+
 fn validate_provider(
     id: ProviderId,
     p: RawProvider,
     key: &str,
 ) -> Result<ProviderConfig, ConfigError> {
-    let kind = match p.preset.as_str() {
-        "oidc" => {
-            let raw_issuer = p.issuer.ok_or_else(|| {
-                ConfigError::new(format!("{key}.issuer"), "required for preset = \"oidc\"")
-            })?;
-            service_url(&raw_issuer, &format!("{key}.issuer"))?;
-            // Kept exactly as written: the discovery document and the id_token must repeat it
-            // to the character, trailing slash included.
-            ProviderKind::Oidc { issuer: raw_issuer }
-        }
-        other => {
+    let preset = OidcPreset::named(&p.preset).ok_or_else(|| {
+        ConfigError::new(
+            format!("{key}.preset"),
+            format!(
+                "unknown or unsupported preset \"{}\"; this version supports \"oidc\", \"google\" \
+                 and \"kakao\" (plain OAuth 2.0 providers such as Naver, Facebook and GitHub are \
+                 not supported yet)",
+                p.preset
+            ),
+        )
+    })?;
+    let raw_issuer = match (preset.issuer, p.issuer) {
+        (None, Some(issuer)) => issuer,
+        (None, None) => {
             return Err(ConfigError::new(
-                format!("{key}.preset"),
-                format!("unknown preset \"{other}\"; this version supports \"oidc\""),
+                format!("{key}.issuer"),
+                "required for preset = \"oidc\"",
+            ));
+        }
+        (Some(fixed), None) => fixed.to_owned(),
+        (Some(fixed), Some(given)) if given == fixed => given,
+        (Some(fixed), Some(_)) => {
+            return Err(ConfigError::new(
+                format!("{key}.issuer"),
+                format!("is fixed by the preset ({fixed}); leave it out or use preset = \"oidc\""),
             ));
         }
     };
+    service_url(&raw_issuer, &format!("{key}.issuer"))?;
+    // Kept exactly as written: the discovery document and the id_token must repeat it to the
+    // character, trailing slash included.
+    let kind = ProviderKind::Oidc { issuer: raw_issuer };
     if p.client_id.trim().is_empty() {
         return Err(ConfigError::new(
             format!("{key}.client_id"),
@@ -559,7 +611,7 @@ fn validate_provider(
     }
     let scopes = p
         .scopes
-        .unwrap_or_else(|| vec!["openid".into(), "email".into(), "profile".into()]);
+        .unwrap_or_else(|| preset.scopes.iter().map(|s| (*s).to_owned()).collect());
     if let Some(bad) = scopes
         .iter()
         .find(|s| s.is_empty() || s.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\'))
@@ -577,7 +629,8 @@ fn validate_provider(
         ));
     }
     let client_auth = match p.token_endpoint_auth_method.as_deref() {
-        None | Some("client_secret_basic") => ClientAuthMethod::ClientSecretBasic,
+        None => preset.client_auth,
+        Some("client_secret_basic") => ClientAuthMethod::ClientSecretBasic,
         Some("client_secret_post") => ClientAuthMethod::ClientSecretPost,
         Some(_) => {
             return Err(ConfigError::new(
@@ -586,7 +639,12 @@ fn validate_provider(
             ));
         }
     };
-    let mut extra_auth_params = Vec::new();
+    let mut extra_auth_params: Vec<(String, String)> = preset
+        .extra_auth_params
+        .iter()
+        .filter(|(name, _)| !p.extra_auth_params.contains_key(*name))
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
     for (name, value) in p.extra_auth_params {
         if RESERVED_AUTH_PARAMS.contains(&name.as_str()) {
             return Err(ConfigError::new(
@@ -717,6 +775,41 @@ client_secret = "${CORP_SECRET}"
             error_key(&format!("mobile_redirects = [\"myapp:/cb\"]\n{}", base())),
             "mobile_redirects[0]"
         );
+    }
+
+    #[test]
+    fn google_and_kakao_presets_fill_in_their_issuer_and_defaults() {
+        let text = format!(
+            "{}\n[providers.google]\npreset = \"google\"\nclient_id = \"g\"\nclient_secret = \"gs\"\n\
+             \n[providers.kakao]\npreset = \"kakao\"\nclient_id = \"k\"\nclient_secret = \"ks\"\n",
+            base()
+        );
+        let c = Config::from_toml(&text, env).unwrap();
+        let google = &c.providers[&ProviderId::parse("google").unwrap()];
+        assert_eq!(google.issuer(), "https://accounts.google.com");
+        assert_eq!(google.client_auth, ClientAuthMethod::ClientSecretBasic);
+        assert_eq!(
+            google.extra_auth_params,
+            [("access_type".to_owned(), "offline".to_owned())]
+        );
+        let kakao = &c.providers[&ProviderId::parse("kakao").unwrap()];
+        assert_eq!(kakao.issuer(), "https://kauth.kakao.com");
+        assert_eq!(kakao.client_auth, ClientAuthMethod::ClientSecretPost);
+        assert_eq!(kakao.scopes, ["openid"]);
+    }
+
+    #[test]
+    fn a_preset_issuer_cannot_be_changed_and_unsupported_presets_are_named() {
+        let moved = format!(
+            "{}\n[providers.google]\npreset = \"google\"\nissuer = \"https://evil.example\"\n\
+             client_id = \"g\"\nclient_secret = \"gs\"\n",
+            base()
+        );
+        assert_eq!(error_key(&moved), "providers.google.issuer");
+        let naver = base().replace("preset = \"oidc\"", "preset = \"naver\"");
+        let err = Config::from_toml(&naver, env).unwrap_err();
+        assert_eq!(err.key, "providers.corp.preset");
+        assert!(err.message.contains("naver"), "{err}");
     }
 
     #[test]
