@@ -215,6 +215,40 @@ impl Harness {
         Arc::new(app)
     }
 
+    /// Signs in with the provider misbehaving as `behavior`; asserts the login failed cleanly:
+    /// back to `return_to` with `error=login_failed`, no session cookie, the transaction cookie
+    /// cleared, the code exchanged once, nothing stored.
+    pub async fn assert_login_failed(&self, name: &str, behavior: Behavior) {
+        self.set_behavior(behavior);
+        let grants_before = self.stats().authorization_code_grants;
+        let mut browser = self.browser();
+
+        let reply = browser.try_sign_in("dev", "alice", Some("/app/home")).await;
+
+        assert_eq!(reply.status, http::StatusCode::FOUND, "{name}: {reply:?}");
+        assert_eq!(reply.location(), "/app/home?error=login_failed", "{name}");
+        assert!(
+            reply.set_cookie("__Host-session").is_none(),
+            "{name}: {reply:?}"
+        );
+        assert!(browser.session_id().is_none(), "{name}");
+        assert_eq!(
+            reply.set_cookie("__Host-auth_tx").map(|c| c.is_removal()),
+            Some(true),
+            "{name}: transaction cookie cleared"
+        );
+        assert_eq!(
+            self.stats().authorization_code_grants,
+            grants_before + 1,
+            "{name}: the code was exchanged"
+        );
+        assert_eq!(
+            self.store.session_count().await,
+            0,
+            "{name}: nothing stored"
+        );
+    }
+
     /// A browser with an empty cookie jar.
     pub fn browser(&self) -> Browser {
         Browser::new(Arc::clone(&self.app), self.provider.clone())

@@ -402,34 +402,6 @@ async fn callback_token_request_carries_the_code_the_verifier_and_the_configured
     assert_eq!(h.stats().authorization_code_grants, 1);
 }
 
-/// Signs in with the provider misbehaving as `behavior`; asserts the login failed cleanly.
-async fn assert_login_failed(h: &Harness, name: &str, behavior: Behavior) {
-    h.set_behavior(behavior);
-    let grants_before = h.stats().authorization_code_grants;
-    let mut browser = h.browser();
-
-    let reply = browser.try_sign_in("dev", "alice", Some("/app/home")).await;
-
-    assert_eq!(reply.status, StatusCode::FOUND, "{name}: {reply:?}");
-    assert_eq!(reply.location(), "/app/home?error=login_failed", "{name}");
-    assert!(
-        reply.set_cookie("__Host-session").is_none(),
-        "{name}: {reply:?}"
-    );
-    assert!(browser.session_id().is_none(), "{name}");
-    assert_eq!(
-        reply.set_cookie("__Host-auth_tx").map(|c| c.is_removal()),
-        Some(true),
-        "{name}: transaction cookie cleared"
-    );
-    assert_eq!(
-        h.stats().authorization_code_grants,
-        grants_before + 1,
-        "{name}: the code was exchanged"
-    );
-    assert_eq!(h.store.session_count().await, 0, "{name}: nothing stored");
-}
-
 #[tokio::test]
 async fn callback_treats_token_endpoint_faults_as_login_failed() {
     let h = Harness::spawn().await;
@@ -454,8 +426,7 @@ async fn callback_treats_token_endpoint_faults_as_login_failed() {
         ),
     ];
     for (name, fault) in faults {
-        assert_login_failed(
-            &h,
+        h.assert_login_failed(
             name,
             Behavior {
                 token_error: Some(fault),
@@ -464,8 +435,7 @@ async fn callback_treats_token_endpoint_faults_as_login_failed() {
         )
         .await;
     }
-    assert_login_failed(
-        &h,
+    h.assert_login_failed(
         "oversize",
         Behavior {
             token_oversize: true,
@@ -480,8 +450,7 @@ async fn callback_does_not_follow_a_token_endpoint_redirect() {
     let h = Harness::spawn().await;
     let elsewhere = CountingServer::spawn().await;
 
-    assert_login_failed(
-        &h,
+    h.assert_login_failed(
         "redirect",
         Behavior {
             token_redirect_to: Some(elsewhere.url.clone()),

@@ -1,7 +1,6 @@
 //! id_token verification at the callback, and JWKS caching and key rotation.
 
 use dev_provider::Behavior;
-use http::StatusCode;
 use integration_tests::{Harness, client_id};
 
 #[tokio::test]
@@ -89,29 +88,7 @@ async fn callback_rejects_invalid_id_tokens_and_creates_no_session() {
         ),
     ];
     for (name, behavior) in cases {
-        h.set_behavior(behavior);
-        let grants_before = h.stats().authorization_code_grants;
-        let mut browser = h.browser();
-
-        let reply = browser.try_sign_in("dev", "alice", Some("/app/home")).await;
-
-        assert_eq!(reply.status, StatusCode::FOUND, "{name}: {reply:?}");
-        assert_eq!(reply.location(), "/app/home?error=login_failed", "{name}");
-        assert!(
-            reply.set_cookie("__Host-session").is_none(),
-            "{name}: {reply:?}"
-        );
-        assert!(browser.session_id().is_none(), "{name}");
-        assert_eq!(
-            h.stats().authorization_code_grants,
-            grants_before + 1,
-            "{name}"
-        );
-        assert_eq!(
-            h.store.session_count().await,
-            0,
-            "{name}: no session stored"
-        );
+        h.assert_login_failed(name, behavior).await;
     }
 
     // The same flow with a well-behaved provider signs in: the failures above were the tokens.
