@@ -351,9 +351,9 @@ pub fn function_binary(name: &str) -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = std::process::Command::new(cargo)
             .current_dir(&workspace)
-            .args([
-                "build", "-p", "login", "-p", "callback", "-p", "refresh", "-p", "session",
-            ])
+            // The whole workspace, as scripts/test builds it: selecting single packages would
+            // resolve dependency features differently and rebuild the tree.
+            .args(["build", "--workspace", "--bins"])
             .status();
         assert!(
             status.is_ok_and(|s| s.success()),
