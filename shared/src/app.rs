@@ -191,11 +191,6 @@ impl App {
         self
     }
 
-    /// The validated configuration (providers excluded; see [`App::provider`]).
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// A configured provider.
     pub fn provider(&self, id: &str) -> Option<&Provider> {
         ProviderId::parse(id).and_then(|id| self.providers.get(&id))

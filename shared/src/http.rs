@@ -117,13 +117,9 @@ impl ApiError {
             self.status(),
             &json!({"error": self.to_string(), "error_description": self.description()}),
         );
-        match self {
-            ApiError::Unauthenticated | ApiError::ReauthRequired => {
-                resp.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            ApiError::MethodNotAllowed => {}
-            _ => {}
+        if matches!(self, ApiError::Unauthenticated | ApiError::ReauthRequired) {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
     }

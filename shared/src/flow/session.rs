@@ -3,13 +3,10 @@
 use serde_json::json;
 
 use crate::app::App;
-use crate::config::{ClientAuthMethod, ProviderConfig};
 use crate::http::{
     ApiError, Request, Response, add_cookie, add_cors, allowed_origin, json_response,
 };
-use crate::provider::client::HttpClient;
-use crate::provider::discovery::Metadata;
-use crate::secret::RefreshToken;
+use crate::provider::token;
 
 use super::{authenticate, store_error};
 
@@ -57,8 +54,14 @@ pub async fn handle_logout(app: &App, req: &Request) -> Response {
         if let Some(provider) = app.providers.get(&session.provider)
             && let Ok(metadata) = provider.metadata(&app.http).await
         {
-            if let Some(rt) = &session.tokens.refresh_token {
-                revoke(&app.http, &provider.config, &metadata, rt).await;
+            // Best effort: the session is deleted whatever the provider answers.
+            if let (Some(rt), Some(endpoint)) =
+                (&session.tokens.refresh_token, &metadata.revocation_endpoint)
+            {
+                match token::revoke(&app.http, &provider.config, endpoint, rt).await {
+                    Ok(()) => tracing::info!("refresh token revoked"),
+                    Err(e) => tracing::warn!(error = %e, "revocation failed"),
+                }
             }
             end_session_url = metadata.end_session_endpoint.as_ref().map(|u| {
                 let mut u = u.clone();
@@ -85,42 +88,4 @@ pub async fn handle_logout(app: &App, req: &Request) -> Response {
     };
     add_cors(&mut resp, origin);
     resp
-}
-
-/// RFC 7009 revocation; best effort, since the session is deleted either way.
-async fn revoke(
-    http: &HttpClient,
-    provider: &ProviderConfig,
-    metadata: &Metadata,
-    token: &RefreshToken,
-) {
-    let Some(endpoint) = &metadata.revocation_endpoint else {
-        return;
-    };
-    let mut fields = vec![
-        ("token", token.expose()),
-        ("token_type_hint", "refresh_token"),
-    ];
-    let mut request = http.reqwest().post(endpoint.clone()).header(
-        http::header::CONTENT_TYPE,
-        "application/x-www-form-urlencoded",
-    );
-    match provider.client_auth {
-        ClientAuthMethod::ClientSecretBasic => {
-            request = request.header(
-                http::header::AUTHORIZATION,
-                crate::provider::token::basic_credentials(provider),
-            );
-        }
-        ClientAuthMethod::ClientSecretPost => {
-            fields.push(("client_id", &provider.client_id));
-            fields.push(("client_secret", provider.client_secret.expose()));
-        }
-    }
-    let body = crate::provider::token::form_body(&fields);
-    match http.fetch(request.body(body)).await {
-        Ok(f) if f.status.is_success() => tracing::info!("refresh token revoked"),
-        Ok(f) => tracing::warn!(status = f.status.as_u16(), "revocation refused"),
-        Err(e) => tracing::warn!(error = %e, "revocation failed"),
-    }
 }

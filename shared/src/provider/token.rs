@@ -4,10 +4,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
-use url::form_urlencoded;
+use url::{Url, form_urlencoded};
 
 use super::ProviderError;
-use super::client::HttpClient;
+use super::client::{FetchError, Fetched, HttpClient};
 use super::discovery::Metadata;
 use crate::config::{ClientAuthMethod, ProviderConfig};
 use crate::secret::{AccessToken, AuthCode, CodeVerifier, IdToken, RefreshToken};
@@ -80,14 +80,14 @@ pub async fn refresh(
 }
 
 /// An `application/x-www-form-urlencoded` body.
-pub(crate) fn form_body(fields: &[(&str, &str)]) -> String {
+fn form_body(fields: &[(&str, &str)]) -> String {
     form_urlencoded::Serializer::new(String::new())
         .extend_pairs(fields.iter().copied())
         .finish()
 }
 
 /// RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic encoding.
-pub(crate) fn basic_credentials(provider: &ProviderConfig) -> String {
+fn basic_credentials(provider: &ProviderConfig) -> String {
     let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let pair = format!(
         "{}:{}",
@@ -97,16 +97,18 @@ pub(crate) fn basic_credentials(provider: &ProviderConfig) -> String {
     format!("Basic {}", STANDARD.encode(pair))
 }
 
-async fn post(
+/// POSTs a form to one of the provider's endpoints with this client's authentication:
+/// HTTP Basic or the credentials in the body, as configured.
+async fn client_post(
     http: &HttpClient,
     provider: &ProviderConfig,
-    metadata: &Metadata,
+    url: &Url,
     fields: &[(&str, &str)],
-) -> Result<TokenResponse, ProviderError> {
+) -> Result<Fetched, FetchError> {
     let mut fields = fields.to_vec();
     let mut request = http
         .reqwest()
-        .post(metadata.token_endpoint.clone())
+        .post(url.clone())
         .header(http::header::ACCEPT, "application/json")
         .header(
             http::header::CONTENT_TYPE,
@@ -122,7 +124,38 @@ async fn post(
         }
     }
     let body = form_body(&fields);
-    let fetched = http.fetch(request.body(body)).await?;
+    http.fetch(request.body(body)).await
+}
+
+/// Revokes a refresh token at the provider's RFC 7009 endpoint.
+pub async fn revoke(
+    http: &HttpClient,
+    provider: &ProviderConfig,
+    endpoint: &Url,
+    refresh_token: &RefreshToken,
+) -> Result<(), ProviderError> {
+    let fields = [
+        ("token", refresh_token.expose()),
+        ("token_type_hint", "refresh_token"),
+    ];
+    let fetched = client_post(http, provider, endpoint, &fields).await?;
+    if fetched.status.is_success() {
+        Ok(())
+    } else {
+        Err(ProviderError::Invalid(format!(
+            "revocation endpoint answered {}",
+            fetched.status
+        )))
+    }
+}
+
+async fn post(
+    http: &HttpClient,
+    provider: &ProviderConfig,
+    metadata: &Metadata,
+    fields: &[(&str, &str)],
+) -> Result<TokenResponse, ProviderError> {
+    let fetched = client_post(http, provider, &metadata.token_endpoint, fields).await?;
     let status = fetched.status;
     if status.is_redirection() {
         return Err(ProviderError::Invalid(format!(

@@ -39,23 +39,6 @@ impl MemoryStore {
         }
     }
 
-    fn count(&self, item_kind: &str) -> usize {
-        lock(&self.items)
-            .values()
-            .filter(|i| i.get(attr::TYPE) == Some(&Attr::S(item_kind.into())))
-            .count()
-    }
-
-    /// How many transactions are held (live or expired); for tests.
-    pub fn transaction_count(&self) -> usize {
-        self.count(kind::TX)
-    }
-
-    /// How many sessions are held (live or expired); for tests.
-    pub fn session_count(&self) -> usize {
-        self.count(kind::SESSION)
-    }
-
     fn insert_new(&self, item: Item) -> Result<(), StoreError> {
         let Some(Attr::S(key)) = item.get(attr::PK).cloned() else {
             return Err(StoreError::Corrupt("pk".into()));
