@@ -59,10 +59,38 @@ impl Origin {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// True for `https` origins and for plain `http` on a loopback host.
+    pub fn is_https_or_loopback(&self) -> bool {
+        Url::parse(&self.0).is_ok_and(|u| {
+            u.scheme() == "https" || (u.scheme() == "http" && crate::config::is_loopback(&u))
+        })
+    }
 }
 
 /// Longest `return_to` accepted.
 const MAX_RETURN_TO: usize = 2048;
+
+/// The origin paths are normalised against; it never appears in a response.
+const PATH_BASE: &str = "https://return-to.invalid";
+
+/// A path segment that a browser treats as `.` or `..`, including `%2e` spellings.
+fn is_dot_segment(segment: &str) -> bool {
+    let lowered = segment.to_ascii_lowercase().replace("%2e", ".");
+    lowered == "." || lowered == ".."
+}
+
+/// True when a browser at any URL of our origin, following `Location: <path>`, stays on it.
+fn same_origin_path(path: &str) -> bool {
+    if !path.starts_with('/') || path.starts_with("//") || path.starts_with("/\\") {
+        return false;
+    }
+    let Ok(base) = Url::parse("https://auth.invalid/a/b/c") else {
+        return false;
+    };
+    base.join(path)
+        .is_ok_and(|u| u.scheme() == "https" && u.host_str() == Some("auth.invalid"))
+}
 
 /// Where the browser goes after login: a same-site path or a URL on an allowed origin.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,7 +104,10 @@ pub enum ReturnTo {
 impl ReturnTo {
     /// Parses a `return_to`. A path must start with exactly one `/` (not `//` or `/\`); no
     /// backslash, control character or white space is accepted anywhere, because browsers strip
-    /// or reinterpret them and turn `/\t/evil.example` into `//evil.example`.
+    /// or reinterpret them and turn `/\t/evil.example` into `//evil.example`. Dot segments
+    /// (`.`, `..` and their percent-encoded forms) are refused outright: a browser resolves
+    /// `/..//evil.example` to `//evil.example`, another site. The normalised result is checked
+    /// again, so a shape this list did not foresee still cannot leave the origin.
     pub fn parse(raw: &str, allowed: &[Origin]) -> Option<Self> {
         if raw.is_empty()
             || raw.len() > MAX_RETURN_TO
@@ -87,18 +118,7 @@ impl ReturnTo {
             return None;
         }
         if raw.starts_with('/') {
-            if raw.starts_with("//") {
-                return None;
-            }
-            // Normalise through a URL parser so the path cannot smuggle an authority.
-            let base = Url::parse("https://return-to.invalid").ok()?;
-            let joined = base.join(raw).ok()?;
-            if joined.host_str() != Some("return-to.invalid") {
-                return None;
-            }
-            // Keep the parser's serialization: percent-encoded, so `Location` stays ASCII.
-            let origin_len = "https://return-to.invalid".len();
-            return Some(Self::Path(joined.as_str()[origin_len..].to_owned()));
+            return Self::parse_path(raw);
         }
         let url = Url::parse(raw).ok()?;
         if !matches!(url.scheme(), "http" | "https")
@@ -112,6 +132,19 @@ impl ReturnTo {
             .iter()
             .any(|o| o == &origin)
             .then_some(Self::Absolute(url))
+    }
+
+    fn parse_path(raw: &str) -> Option<Self> {
+        let path_part = raw.split(['?', '#']).next().unwrap_or("");
+        if path_part.starts_with("//") || path_part.split('/').any(is_dot_segment) {
+            return None;
+        }
+        // Normalise through a URL parser (the WHATWG rules browsers follow), keeping its
+        // percent-encoded serialization so `Location` stays ASCII.
+        let base = Url::parse(PATH_BASE).ok()?;
+        let joined = base.join(raw).ok()?;
+        let path = joined.as_str().get(PATH_BASE.len()..)?;
+        same_origin_path(path).then(|| Self::Path(path.to_owned()))
     }
 
     /// The value for a `Location` header.
@@ -243,6 +276,112 @@ mod tests {
                 None,
                 "{bad:?} must be refused"
             );
+        }
+    }
+
+    #[test]
+    fn return_to_rejects_dot_segments_that_would_leave_the_origin() {
+        for bad in [
+            "/..//evil.example/phish",
+            "/.//evil.example",
+            "/%2e%2e//evil.example",
+            "/%2E%2e//evil.example",
+            "/.%2e//evil.example",
+            "/%2e//evil.example",
+            "/a/..//evil.example",
+            "/a/b/../..//evil.example",
+            "/a/./b",
+            "/a/..",
+        ] {
+            assert_eq!(
+                ReturnTo::parse(bad, &allowed()),
+                None,
+                "{bad:?} must be refused"
+            );
+        }
+        // Dots that are not whole segments, and dots after the path, are ordinary characters.
+        assert!(ReturnTo::parse("/a/..b/.c/file.txt", &allowed()).is_some());
+        assert!(ReturnTo::parse("/app?next=/..//x#/..//y", &allowed()).is_some());
+    }
+
+    /// The origin a browser on our origin lands on when it follows `location`.
+    fn landed_origin(location: &str) -> String {
+        Url::parse("https://auth.example.com/auth/dev/callback")
+            .unwrap()
+            .join(location)
+            .map_or_else(
+                |_| "(unparsable)".into(),
+                |u| u.origin().ascii_serialization(),
+            )
+    }
+
+    /// Pieces an attacker combines: separators, dots in every spelling, and characters that
+    /// change how a URL parser reads what follows.
+    const PIECES: &[&str] = &[
+        "/",
+        "/",
+        "\\",
+        ".",
+        "..",
+        "%2e",
+        "%2E",
+        "%2f",
+        "%5c",
+        "@",
+        ":",
+        "?",
+        "#",
+        "%",
+        "2",
+        "e",
+        "E",
+        "f",
+        "F",
+        "evil.example",
+        "a",
+    ];
+
+    fn joined(pieces: Vec<&str>) -> String {
+        pieces.concat()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        #[test]
+        fn no_accepted_return_to_path_leaves_the_origin(
+            tail in proptest::collection::vec(proptest::sample::select(PIECES), 0..12)
+        ) {
+            let raw = format!("/{}", joined(tail));
+            if let Some(rt) = ReturnTo::parse(&raw, &allowed()) {
+                for location in [rt.location(), rt.with_error("access_denied")] {
+                    proptest::prop_assert_eq!(
+                        landed_origin(&location),
+                        "https://auth.example.com",
+                        "{:?} -> {:?}",
+                        raw,
+                        location
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn no_accepted_return_to_leaves_the_allowed_origins(
+            head in proptest::sample::select(&["", "https:", "https://app.example.com", "http:", "//"][..]),
+            tail in proptest::collection::vec(proptest::sample::select(PIECES), 0..12)
+        ) {
+            let raw = format!("{head}{}", joined(tail));
+            if let Some(rt) = ReturnTo::parse(&raw, &allowed()) {
+                for location in [rt.location(), rt.with_error("login_failed")] {
+                    let origin = landed_origin(&location);
+                    proptest::prop_assert!(
+                        origin == "https://auth.example.com" || origin == "https://app.example.com",
+                        "{:?} -> {:?}",
+                        raw,
+                        location
+                    );
+                }
+            }
         }
     }
 
