@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::crypto::{TOKEN_BYTES, is_token_shaped, random_token};
-use crate::http::{ApiError, Query, Request, Response, add_cookie, cookie, redirect};
+use crate::http::{ApiError, FormError, Query, Request, Response, add_cookie, cookie, redirect};
 use crate::provider::id_token::{self, Expected};
 use crate::provider::{Provider, token};
 use crate::secret::{AuthCode, SessionId};
@@ -32,8 +32,8 @@ const DEFAULT_EXPIRES_IN: u64 = 3600;
 /// Longest authorization code accepted.
 const MAX_CODE: usize = 4096;
 
-/// How a callback ended, when it got as far as a transaction.
-#[derive(Debug)]
+/// How a callback ended, when it got as far as a transaction. `Debug` redacts the redirect: it
+/// can carry a hand-off code.
 pub enum Outcome {
     /// Signed in: set the session cookie and go to `return_to`.
     SignedIn {
@@ -47,11 +47,32 @@ pub enum Outcome {
     Redirect(String),
 }
 
+impl std::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::SignedIn {
+                session_id,
+                return_to,
+            } => f
+                .debug_struct("SignedIn")
+                .field("session_id", session_id)
+                .field("return_to", return_to)
+                .finish(),
+            Self::Redirect(_) => f.write_str("Redirect([redacted])"),
+        }
+    }
+}
+
 /// The route handler.
 pub async fn handle(app: &App, provider: &str, req: &Request) -> Response {
     let result = async {
         let provider = app.provider(provider).ok_or(ApiError::UnknownProvider)?;
-        let query = Query::from_request(req).ok_or(ApiError::InvalidState)?;
+        // Malformed before anything is looked up: no transaction is consumed.
+        let query = Query::from_request(req).map_err(|e| match e {
+            FormError::TooLong => ApiError::InvalidState,
+            FormError::Malformed(_) if e.param() == Some("state") => ApiError::InvalidState,
+            FormError::Malformed(_) => ApiError::InvalidRequest,
+        })?;
         let binding = cookie(req, app.cookies.tx_name());
         complete(app, provider, &query, binding).await
     }
@@ -204,6 +225,7 @@ pub async fn complete(
             access_expires_at: now + tokens.expires_in.unwrap_or(DEFAULT_EXPIRES_IN),
             refresh_token: tokens.refresh_token,
             scope: tokens.scope,
+            refreshed_at: 0,
         },
         version: 0,
         lease_until: 0,
@@ -242,4 +264,15 @@ pub async fn complete(
         session_id,
         return_to: tx.return_to,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redirect_outcome_does_not_print_its_hand_off_code() {
+        let outcome = Outcome::Redirect("com.example.app:/cb?code=handoff-SECRET".into());
+        assert!(!format!("{outcome:?}").contains("SECRET"));
+    }
 }

@@ -8,7 +8,9 @@ use crate::app::App;
 use crate::crypto::{
     TOKEN_BYTES, constant_time_eq, is_token_shaped, pkce_s256, random_token, sha256_b64url,
 };
-use crate::http::{ApiError, Request, Response, body_bytes, header_str, json_response};
+use crate::http::{
+    ApiError, MAX_BODY, Request, Response, body_bytes, header_str, json_response, parse_form,
+};
 use crate::secret::SessionId;
 use crate::store::Session;
 
@@ -48,13 +50,14 @@ pub async fn handle(app: &App, req: &Request) -> Response {
         } else {
             let mut code = None;
             let mut verifier = None;
-            for (k, v) in url::form_urlencoded::parse(body) {
-                let slot = match k.as_ref() {
+            let pairs = parse_form(body, MAX_BODY).map_err(|_| ApiError::InvalidRequest)?;
+            for (k, v) in pairs {
+                let slot = match k.as_str() {
                     "code" => &mut code,
                     "code_verifier" => &mut verifier,
                     _ => continue,
                 };
-                if slot.replace(v.into_owned()).is_some() {
+                if slot.replace(v).is_some() {
                     return Err(ApiError::InvalidRequest);
                 }
             }

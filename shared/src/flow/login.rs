@@ -10,13 +10,22 @@ use crate::secret::{BrowserBinding, CodeVerifier, Nonce, State};
 use crate::store::{AppLogin, StoreError, Transaction};
 use crate::types::{AppRedirect, ReturnTo};
 
-/// The redirect to the provider and the browser binding to set.
-#[derive(Debug)]
+/// The redirect to the provider and the browser binding to set. `Debug` prints neither: the
+/// URL carries the state and the nonce.
 pub struct LoginStarted {
     /// The provider's authorization URL with every parameter.
     pub authorization_url: Url,
     /// The value for the transaction cookie.
     pub binding: BrowserBinding,
+}
+
+impl std::fmt::Debug for LoginStarted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginStarted")
+            .field("authorization_endpoint", &self.authorization_url.path())
+            .field("binding", &self.binding)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The transaction key: only someone holding the state, the browser's binding cookie and
@@ -37,7 +46,11 @@ pub fn redirect_uri(app: &App, provider: &str) -> String {
 pub async fn handle(app: &App, provider: &str, req: &Request) -> Response {
     let result = async {
         let provider = app.provider(provider).ok_or(ApiError::UnknownProvider)?;
-        let query = Query::from_request(req).ok_or(ApiError::InvalidRequest)?;
+        let query = Query::from_request(req).map_err(|e| match e.param() {
+            Some("return_to") => ApiError::InvalidReturnTo,
+            Some("app_redirect") => ApiError::InvalidAppRedirect,
+            _ => ApiError::InvalidRequest,
+        })?;
         let existing = cookie(req, app.cookies.tx_name());
         start(app, provider, &query, existing).await
     }
@@ -144,4 +157,21 @@ pub async fn start(
         authorization_url: url,
         binding,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_started_login_does_not_print_its_state_or_nonce() {
+        let started = LoginStarted {
+            authorization_url: Url::parse(
+                "https://idp.example/authorize?state=state-SECRET&nonce=nonce-SECRET",
+            )
+            .unwrap(),
+            binding: BrowserBinding::new("binding-SECRET"),
+        };
+        assert!(!format!("{started:?}").contains("SECRET"));
+    }
 }

@@ -156,6 +156,13 @@ async fn post(
     fields: &[(&str, &str)],
 ) -> Result<TokenResponse, ProviderError> {
     let fetched = client_post(http, provider, &metadata.token_endpoint, fields).await?;
+    read_token_response(&fetched)
+}
+
+/// Reads a token endpoint's answer (RFC 6749 §5.1 and §5.2). A redirect, a non-JSON body, a
+/// missing or non-Bearer `token_type`, an empty `access_token` or an `error` member (some
+/// providers send errors with HTTP 200) is never taken for tokens.
+pub fn read_token_response(fetched: &Fetched) -> Result<TokenResponse, ProviderError> {
     let status = fetched.status;
     if status.is_redirection() {
         return Err(ProviderError::Invalid(format!(
@@ -167,12 +174,11 @@ async fn post(
             "token endpoint answered {status}"
         )));
     }
-    if status.is_client_error() {
-        return Err(match serde_json::from_slice::<RawError>(&fetched.body) {
-            Ok(e) => ProviderError::Rejected {
-                error: sanitize_code(&e.error),
-            },
-            Err(_) => ProviderError::Invalid(format!("token endpoint answered {status}")),
+    if (status.is_client_error() || status.is_success())
+        && let Ok(e) = serde_json::from_slice::<RawError>(&fetched.body)
+    {
+        return Err(ProviderError::Rejected {
+            error: sanitize_code(&e.error),
         });
     }
     if !status.is_success() {
@@ -182,10 +188,14 @@ async fn post(
     }
     let raw: RawTokenResponse = serde_json::from_slice(&fetched.body)
         .map_err(|_| ProviderError::Invalid("token response is not the expected JSON".into()))?;
-    if let Some(t) = &raw.token_type
-        && !t.eq_ignore_ascii_case("bearer")
+    if !raw
+        .token_type
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case("bearer"))
     {
-        return Err(ProviderError::Invalid("token_type is not Bearer".into()));
+        return Err(ProviderError::Invalid(
+            "token_type is missing or not Bearer".into(),
+        ));
     }
     if raw.access_token.is_empty() {
         return Err(ProviderError::Invalid("empty access_token".into()));
@@ -241,6 +251,51 @@ mod tests {
             .decode(header.trim_start_matches("Basic "))
             .unwrap();
         assert_eq!(decoded, b"id%3A1:s+e%2Fcret");
+    }
+
+    fn answer(status: u16, body: &str) -> Fetched {
+        Fetched {
+            status: http::StatusCode::from_u16(status).unwrap(),
+            headers: http::HeaderMap::new(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_token_response_without_bearer_token_type_is_a_protocol_error() {
+        for body in [
+            r#"{"access_token":"at"}"#,
+            r#"{"access_token":"at","token_type":"mac"}"#,
+            r#"{"access_token":"at","token_type":"DPoP"}"#,
+            r#"{"access_token":"at","token_type":null}"#,
+        ] {
+            assert!(
+                matches!(
+                    read_token_response(&answer(200, body)),
+                    Err(ProviderError::Invalid(_))
+                ),
+                "{body}"
+            );
+        }
+        let ok = read_token_response(&answer(
+            200,
+            r#"{"access_token":"at","token_type":"bEaReR","expires_in":"120"}"#,
+        ))
+        .unwrap();
+        assert_eq!(ok.access_token.expose(), "at");
+        assert_eq!(ok.expires_in, Some(120));
+    }
+
+    #[test]
+    fn an_error_sent_with_http_200_is_never_a_token() {
+        let got = read_token_response(&answer(
+            200,
+            r#"{"error":"invalid_grant","access_token":"at","token_type":"Bearer"}"#,
+        ));
+        assert!(
+            matches!(&got, Err(ProviderError::Rejected { error }) if error == "invalid_grant"),
+            "{got:?}"
+        );
     }
 
     #[test]
