@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 };
 use url::Url;
 
-use super::item::{Attr, Codec, Item, attr, expires_at, kind, pk};
+use super::item::{Attr, Codec, Item, attr, expires_at, kind, or_absent, pk};
 use super::{Handoff, RawItems, Session, Store, StoreError, TokenSet, Transaction};
 use crate::crypto::Keyring;
 
@@ -168,6 +168,7 @@ impl DynamoStore {
     }
 
     /// Deletes the item and returns its old values: DynamoDB hands them to exactly one caller.
+    /// An item whose attributes have unexpected types reads as absent (it was edited).
     async fn take(&self, pk: String, now: u64) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
@@ -178,13 +179,10 @@ impl DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        match out.attributes {
-            Some(old) => {
-                let item = from_dynamo(old)?;
-                Ok((expires_at(&item) > now).then_some(item))
-            }
-            None => Ok(None),
-        }
+        Ok(out
+            .attributes
+            .and_then(|old| or_absent(from_dynamo(old), "item"))
+            .filter(|item| expires_at(item) > now))
     }
 }
 
@@ -243,10 +241,10 @@ impl Store for DynamoStore {
         key: &str,
         now: u64,
     ) -> Result<Option<Transaction>, StoreError> {
-        self.take(pk(kind::TX, key), now)
+        Ok(self
+            .take(pk(kind::TX, key), now)
             .await?
-            .map(|item| self.codec.transaction_from_item(key, &item))
-            .transpose()
+            .and_then(|item| or_absent(self.codec.transaction_from_item(key, &item), kind::TX)))
     }
 
     async fn put_handoff(&self, handoff: &Handoff) -> Result<(), StoreError> {
@@ -254,10 +252,10 @@ impl Store for DynamoStore {
     }
 
     async fn take_handoff(&self, key: &str, now: u64) -> Result<Option<Handoff>, StoreError> {
-        self.take(pk(kind::HANDOFF, key), now)
+        Ok(self
+            .take(pk(kind::HANDOFF, key), now)
             .await?
-            .map(|item| self.codec.handoff_from_item(key, &item))
-            .transpose()
+            .and_then(|item| or_absent(self.codec.handoff_from_item(key, &item), kind::HANDOFF)))
     }
 
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
@@ -277,11 +275,9 @@ impl Store for DynamoStore {
         let Some(raw) = out.item else {
             return Ok(None);
         };
-        let item = from_dynamo(raw)?;
-        if expires_at(&item) <= now {
-            return Ok(None);
-        }
-        self.codec.session_from_item(key, &item).map(Some)
+        Ok(or_absent(from_dynamo(raw), kind::SESSION)
+            .filter(|item| expires_at(item) > now)
+            .and_then(|item| or_absent(self.codec.session_from_item(key, &item), kind::SESSION)))
     }
 
     async fn acquire_refresh_lease(
@@ -348,7 +344,10 @@ impl Store for DynamoStore {
         owner: &str,
         tokens: &TokenSet,
     ) -> Result<(), StoreError> {
-        let Attr::S(sealed) = self.codec.sealed_tokens(key, tokens)? else {
+        let Attr::S(sealed) = self
+            .codec
+            .sealed_tokens(key, expected_version + 1, tokens)?
+        else {
             return Err(StoreError::Corrupt("tokens".into()));
         };
         let result = self
@@ -356,20 +355,16 @@ impl Store for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key(attr::PK, AttributeValue::S(pk(kind::SESSION, key)))
-            .update_expression(
-                "SET #tokens = :tokens, #aea = :aea, #version = :next REMOVE #owner, #until",
-            )
+            .update_expression("SET #tokens = :tokens, #version = :next REMOVE #owner, #until")
             .condition_expression(
                 "attribute_exists(#pk) AND #version = :expected AND #owner = :owner",
             )
             .expression_attribute_names("#pk", attr::PK)
             .expression_attribute_names("#tokens", attr::TOKENS)
-            .expression_attribute_names("#aea", attr::ACCESS_EXPIRES_AT)
             .expression_attribute_names("#version", attr::VERSION)
             .expression_attribute_names("#owner", attr::LEASE_OWNER)
             .expression_attribute_names("#until", attr::LEASE_UNTIL)
             .expression_attribute_values(":tokens", AttributeValue::S(sealed))
-            .expression_attribute_values(":aea", number(tokens.access_expires_at))
             .expression_attribute_values(":next", number(expected_version + 1))
             .expression_attribute_values(":expected", number(expected_version))
             .expression_attribute_values(":owner", AttributeValue::S(owner.to_owned()))
@@ -393,6 +388,24 @@ impl Store for DynamoStore {
             .await
             .map_err(unavailable)?;
         Ok(out.attributes.is_some())
+    }
+
+    async fn delete_session_as_holder(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(attr::PK, AttributeValue::S(pk(kind::SESSION, key)))
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", attr::LEASE_OWNER)
+            .expression_attribute_values(":owner", AttributeValue::S(owner.to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(unavailable(e)),
+        }
     }
 }
 

@@ -1,7 +1,10 @@
 //! The stored form of every record: a flat item of string and number attributes, the same for
-//! every backend. Secrets are sealed with the keyring; the associated data of each ciphertext
-//! names its table key, item type and attribute, so a ciphertext copied to another row or
-//! attribute does not open.
+//! every backend. Secrets and identities (provider, subject, profile) are sealed with the
+//! keyring; the associated data of each ciphertext names its table key, item type and attribute
+//! (and, for tokens, the row's version), so a ciphertext copied to another row or attribute does
+//! not open. The few attributes left in plain text for the backend's sake (`expires_at` for TTL,
+//! `version` and the lease for conditional writes) are repeated inside the ciphertext or bound
+//! by its associated data and checked on every read: an edited row reads as absent.
 
 use std::collections::BTreeMap;
 
@@ -32,20 +35,12 @@ pub mod attr {
     pub const TYPE: &str = "type";
     /// TTL, unix seconds.
     pub const EXPIRES_AT: &str = "expires_at";
-    /// Creation time, unix seconds.
-    pub const CREATED_AT: &str = "created_at";
-    /// Provider name.
-    pub const PROVIDER: &str = "provider";
-    /// Subject at the provider.
-    pub const SUBJECT: &str = "subject";
     /// Sealed secrets of a transaction or a hand-off.
     pub const SEALED: &str = "sealed";
-    /// Sealed profile of a session.
-    pub const PROFILE: &str = "profile";
-    /// Sealed tokens of a session.
+    /// Sealed identity of a session: provider, subject, profile, creation and expiry.
+    pub const IDENTITY: &str = "identity";
+    /// Sealed tokens of a session, bound to its version.
     pub const TOKENS: &str = "tokens";
-    /// When the session's access token expires.
-    pub const ACCESS_EXPIRES_AT: &str = "access_expires_at";
     /// Optimistic-concurrency version of a session's tokens.
     pub const VERSION: &str = "version";
     /// Who holds the session's refresh lease (a random id per refresh attempt).
@@ -71,11 +66,14 @@ pub fn pk(kind: &str, key: &str) -> String {
 
 #[derive(Serialize, Deserialize)]
 struct TxSecrets {
+    provider: String,
     verifier: String,
     nonce: Option<String>,
     return_to: String,
     app_redirect: Option<String>,
     app_challenge: Option<String>,
+    created_at: u64,
+    expires_at: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -83,18 +81,25 @@ struct TokenSecrets {
     access_token: String,
     refresh_token: Option<String>,
     scope: Option<String>,
+    access_expires_at: u64,
+    refreshed_at: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Identity {
+    provider: String,
+    subject: String,
+    profile: Profile,
+    created_at: u64,
+    expires_at: u64,
 }
 
 #[derive(Serialize, Deserialize)]
 struct HandoffSecrets {
     challenge: String,
-    provider: String,
-    subject: String,
-    profile: Profile,
+    identity: Identity,
     tokens: TokenSecrets,
-    access_expires_at: u64,
-    created_at: u64,
-    session_expires_at: u64,
+    expires_at: u64,
 }
 
 /// Turns records into items and back, sealing and opening their secrets.
@@ -132,22 +137,21 @@ impl Codec {
         Self { keyring }
     }
 
-    fn aad(pk: &str, kind: &str, attribute: &str) -> Vec<u8> {
-        format!("v1\n{pk}\n{kind}\n{attribute}").into_bytes()
+    fn aad(pk: &str, kind: &str, attribute: &str, version: Option<u64>) -> Vec<u8> {
+        match version {
+            Some(v) => format!("v2\n{pk}\n{kind}\n{attribute}\n{v}").into_bytes(),
+            None => format!("v2\n{pk}\n{kind}\n{attribute}").into_bytes(),
+        }
     }
 
     fn seal<T: Serialize>(
         &self,
-        pk: &str,
-        kind: &str,
+        aad: &[u8],
         attribute: &str,
         value: &T,
     ) -> Result<Attr, StoreError> {
-        let json = serde_json::to_vec(value).map_err(|_| corrupt("serialize"))?;
-        let sealed = self
-            .keyring
-            .seal(&json, &Self::aad(pk, kind, attribute))
-            .map_err(|_| corrupt("seal"))?;
+        let json = serde_json::to_vec(value).map_err(|_| corrupt(attribute))?;
+        let sealed = self.keyring.seal(&json, aad).map_err(|_| corrupt("seal"))?;
         Ok(Attr::S(sealed))
     }
 
@@ -156,12 +160,13 @@ impl Codec {
         item: &Item,
         kind: &str,
         attribute: &str,
+        version: Option<u64>,
     ) -> Result<T, StoreError> {
         let pk = get_s(item, attr::PK)?;
         let sealed = get_s(item, attribute)?;
         let plain = self
             .keyring
-            .open(sealed, &Self::aad(pk, kind, attribute))
+            .open(sealed, &Self::aad(pk, kind, attribute, version))
             .map_err(|_| corrupt(attribute))?;
         serde_json::from_slice(&plain).map_err(|_| corrupt(attribute))
     }
@@ -172,29 +177,39 @@ impl Codec {
             .ok_or_else(|| corrupt("type"))
     }
 
-    fn provider(item: &Item) -> Result<ProviderId, StoreError> {
-        ProviderId::parse(get_s(item, attr::PROVIDER)?).ok_or_else(|| corrupt("provider"))
+    /// The plain-text TTL must repeat the sealed expiry: a longer life cannot be written in.
+    fn check_expiry(item: &Item, sealed_expires_at: u64) -> Result<u64, StoreError> {
+        let plain = get_n(item, attr::EXPIRES_AT)?;
+        (plain == sealed_expires_at)
+            .then_some(plain)
+            .ok_or_else(|| corrupt(attr::EXPIRES_AT))
+    }
+
+    fn provider(raw: &str) -> Result<ProviderId, StoreError> {
+        ProviderId::parse(raw).ok_or_else(|| corrupt("provider"))
     }
 
     /// A transaction as an item.
     pub fn transaction_to_item(&self, tx: &Transaction) -> Result<Item, StoreError> {
         let pk = pk(kind::TX, &tx.key);
         let secrets = TxSecrets {
+            provider: tx.provider.as_str().to_owned(),
             verifier: tx.verifier.expose().to_owned(),
             nonce: tx.nonce.as_ref().map(|n| n.expose().to_owned()),
             return_to: tx.return_to.location(),
             app_redirect: tx.app.as_ref().map(|a| a.redirect.as_str().to_owned()),
             app_challenge: tx.app.as_ref().map(|a| a.challenge.clone()),
+            created_at: tx.created_at,
+            expires_at: tx.expires_at,
         };
+        let aad = Self::aad(&pk, kind::TX, attr::SEALED, None);
         let mut item = Item::new();
         item.insert(
             attr::SEALED.into(),
-            self.seal(&pk, kind::TX, attr::SEALED, &secrets)?,
+            self.seal(&aad, attr::SEALED, &secrets)?,
         );
         item.insert(attr::PK.into(), Attr::S(pk));
         item.insert(attr::TYPE.into(), Attr::S(kind::TX.into()));
-        item.insert(attr::PROVIDER.into(), Attr::S(tx.provider.as_str().into()));
-        item.insert(attr::CREATED_AT.into(), Attr::N(tx.created_at));
         item.insert(attr::EXPIRES_AT.into(), Attr::N(tx.expires_at));
         Ok(item)
     }
@@ -202,7 +217,8 @@ impl Codec {
     /// An item as a transaction; `key` is the hashed key it was stored under.
     pub fn transaction_from_item(&self, key: &str, item: &Item) -> Result<Transaction, StoreError> {
         Self::check_kind(item, kind::TX)?;
-        let s: TxSecrets = self.open(item, kind::TX, attr::SEALED)?;
+        let s: TxSecrets = self.open(item, kind::TX, attr::SEALED, None)?;
+        let expires_at = Self::check_expiry(item, s.expires_at)?;
         // Stored values were validated when the login started; re-parse them without a policy.
         let return_to = if s.return_to.starts_with('/') {
             ReturnTo::Path(s.return_to)
@@ -218,13 +234,13 @@ impl Codec {
         };
         Ok(Transaction {
             key: key.to_owned(),
-            provider: Self::provider(item)?,
+            provider: Self::provider(&s.provider)?,
             verifier: CodeVerifier::new(s.verifier),
             nonce: s.nonce.map(Nonce::new),
             return_to,
             app,
-            created_at: get_n(item, attr::CREATED_AT)?,
-            expires_at: get_n(item, attr::EXPIRES_AT)?,
+            created_at: s.created_at,
+            expires_at,
         })
     }
 
@@ -233,67 +249,85 @@ impl Codec {
             access_token: tokens.access_token.expose().to_owned(),
             refresh_token: tokens.refresh_token.as_ref().map(|t| t.expose().to_owned()),
             scope: tokens.scope.clone(),
+            access_expires_at: tokens.access_expires_at,
+            refreshed_at: tokens.refreshed_at,
         }
     }
 
-    fn token_set(s: TokenSecrets, access_expires_at: u64) -> TokenSet {
+    fn token_set(s: TokenSecrets) -> TokenSet {
         TokenSet {
             access_token: AccessToken::new(s.access_token),
-            access_expires_at,
+            access_expires_at: s.access_expires_at,
             refresh_token: s.refresh_token.map(RefreshToken::new),
             scope: s.scope,
+            refreshed_at: s.refreshed_at,
         }
     }
 
-    /// The sealed `tokens` attribute of the session stored under `key`.
-    pub fn sealed_tokens(&self, key: &str, tokens: &TokenSet) -> Result<Attr, StoreError> {
-        let pk = pk(kind::SESSION, key);
-        self.seal(
-            &pk,
+    fn identity(s: &Session) -> Identity {
+        Identity {
+            provider: s.provider.as_str().to_owned(),
+            subject: s.subject.clone(),
+            profile: s.profile.clone(),
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+        }
+    }
+
+    /// The sealed `tokens` attribute of the session stored under `key` at `version`: it opens
+    /// only in that row at that version, so an edited `version` makes the row unreadable.
+    pub fn sealed_tokens(
+        &self,
+        key: &str,
+        version: u64,
+        tokens: &TokenSet,
+    ) -> Result<Attr, StoreError> {
+        let aad = Self::aad(
+            &pk(kind::SESSION, key),
             kind::SESSION,
             attr::TOKENS,
-            &Self::token_secrets(tokens),
-        )
+            Some(version),
+        );
+        self.seal(&aad, attr::TOKENS, &Self::token_secrets(tokens))
     }
 
     /// A session as an item.
     pub fn session_to_item(&self, s: &Session) -> Result<Item, StoreError> {
         let pk = pk(kind::SESSION, &s.key);
+        let identity_aad = Self::aad(&pk, kind::SESSION, attr::IDENTITY, None);
         let mut item = Item::new();
-        item.insert(attr::TOKENS.into(), self.sealed_tokens(&s.key, &s.tokens)?);
         item.insert(
-            attr::PROFILE.into(),
-            self.seal(&pk, kind::SESSION, attr::PROFILE, &s.profile)?,
+            attr::TOKENS.into(),
+            self.sealed_tokens(&s.key, s.version, &s.tokens)?,
+        );
+        item.insert(
+            attr::IDENTITY.into(),
+            self.seal(&identity_aad, attr::IDENTITY, &Self::identity(s))?,
         );
         item.insert(attr::PK.into(), Attr::S(pk));
         item.insert(attr::TYPE.into(), Attr::S(kind::SESSION.into()));
-        item.insert(attr::PROVIDER.into(), Attr::S(s.provider.as_str().into()));
-        item.insert(attr::SUBJECT.into(), Attr::S(s.subject.clone()));
-        item.insert(
-            attr::ACCESS_EXPIRES_AT.into(),
-            Attr::N(s.tokens.access_expires_at),
-        );
         item.insert(attr::VERSION.into(), Attr::N(s.version));
-        item.insert(attr::CREATED_AT.into(), Attr::N(s.created_at));
         item.insert(attr::EXPIRES_AT.into(), Attr::N(s.expires_at));
         Ok(item)
     }
 
-    /// An item as a session.
+    /// An item as a session, when every integrity check passes.
     pub fn session_from_item(&self, key: &str, item: &Item) -> Result<Session, StoreError> {
         Self::check_kind(item, kind::SESSION)?;
-        let tokens: TokenSecrets = self.open(item, kind::SESSION, attr::TOKENS)?;
-        let profile: Profile = self.open(item, kind::SESSION, attr::PROFILE)?;
+        let version = get_n(item, attr::VERSION)?;
+        let identity: Identity = self.open(item, kind::SESSION, attr::IDENTITY, None)?;
+        let tokens: TokenSecrets = self.open(item, kind::SESSION, attr::TOKENS, Some(version))?;
+        let expires_at = Self::check_expiry(item, identity.expires_at)?;
         Ok(Session {
             key: key.to_owned(),
-            provider: Self::provider(item)?,
-            subject: get_s(item, attr::SUBJECT)?.to_owned(),
-            profile,
-            tokens: Self::token_set(tokens, get_n(item, attr::ACCESS_EXPIRES_AT)?),
-            version: get_n(item, attr::VERSION)?,
+            provider: Self::provider(&identity.provider)?,
+            subject: identity.subject,
+            profile: identity.profile,
+            tokens: Self::token_set(tokens),
+            version,
             lease_until: get_n(item, attr::LEASE_UNTIL).unwrap_or(0),
-            created_at: get_n(item, attr::CREATED_AT)?,
-            expires_at: get_n(item, attr::EXPIRES_AT)?,
+            created_at: identity.created_at,
+            expires_at,
         })
     }
 
@@ -302,18 +336,15 @@ impl Codec {
         let pk = pk(kind::HANDOFF, &h.key);
         let secrets = HandoffSecrets {
             challenge: h.challenge.clone(),
-            provider: h.session.provider.as_str().to_owned(),
-            subject: h.session.subject.clone(),
-            profile: h.session.profile.clone(),
+            identity: Self::identity(&h.session),
             tokens: Self::token_secrets(&h.session.tokens),
-            access_expires_at: h.session.tokens.access_expires_at,
-            created_at: h.session.created_at,
-            session_expires_at: h.session.expires_at,
+            expires_at: h.expires_at,
         };
+        let aad = Self::aad(&pk, kind::HANDOFF, attr::SEALED, None);
         let mut item = Item::new();
         item.insert(
             attr::SEALED.into(),
-            self.seal(&pk, kind::HANDOFF, attr::SEALED, &secrets)?,
+            self.seal(&aad, attr::SEALED, &secrets)?,
         );
         item.insert(attr::PK.into(), Attr::S(pk));
         item.insert(attr::TYPE.into(), Attr::S(kind::HANDOFF.into()));
@@ -324,23 +355,37 @@ impl Codec {
     /// An item as a hand-off.
     pub fn handoff_from_item(&self, key: &str, item: &Item) -> Result<Handoff, StoreError> {
         Self::check_kind(item, kind::HANDOFF)?;
-        let s: HandoffSecrets = self.open(item, kind::HANDOFF, attr::SEALED)?;
+        let s: HandoffSecrets = self.open(item, kind::HANDOFF, attr::SEALED, None)?;
+        let expires_at = Self::check_expiry(item, s.expires_at)?;
         Ok(Handoff {
             key: key.to_owned(),
             challenge: s.challenge,
             session: Session {
                 key: String::new(),
-                provider: ProviderId::parse(&s.provider).ok_or_else(|| corrupt("provider"))?,
-                subject: s.subject,
-                profile: s.profile,
-                tokens: Self::token_set(s.tokens, s.access_expires_at),
+                provider: Self::provider(&s.identity.provider)?,
+                subject: s.identity.subject,
+                profile: s.identity.profile,
+                tokens: Self::token_set(s.tokens),
                 version: 0,
                 lease_until: 0,
-                created_at: s.created_at,
-                expires_at: s.session_expires_at,
+                created_at: s.identity.created_at,
+                expires_at: s.identity.expires_at,
             },
-            expires_at: get_n(item, attr::EXPIRES_AT)?,
+            expires_at,
         })
+    }
+}
+
+/// A stored record that fails its integrity checks (edited, moved, or sealed by a key this
+/// deployment does not hold) reads as absent, never as a longer or another record. The error is
+/// logged, without the item.
+pub fn or_absent<T>(decoded: Result<T, StoreError>, kind: &str) -> Option<T> {
+    match decoded {
+        Ok(record) => Some(record),
+        Err(e) => {
+            tracing::error!(kind, error = %e, "stored item failed its integrity check; treated as absent");
+            None
+        }
     }
 }
 

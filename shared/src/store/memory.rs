@@ -1,19 +1,26 @@
 //! The embedded store: one mutex-guarded map of sealed items, for local runs and tests, with
-//! the same at-most-once semantics and the same stored form as the DynamoDB backend.
+//! the same at-most-once semantics and the same stored form as the DynamoDB backend. Expired
+//! items are swept as time passes (DynamoDB's TTL does this for the table), so abandoned
+//! logins cannot grow the process without bound.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 
-use super::item::{Attr, Codec, Item, attr, expires_at, kind, pk};
+use super::item::{Attr, Codec, Item, attr, expires_at, kind, or_absent, pk};
 use super::{Handoff, RawItems, Session, Store, StoreError, TokenSet, Transaction};
 use crate::crypto::{Keyring, random_token};
+
+/// Seconds between two sweeps of expired items.
+pub const SWEEP_INTERVAL_SECS: u64 = 60;
 
 /// In-process store.
 pub struct MemoryStore {
     items: Mutex<HashMap<String, Item>>,
     codec: Codec,
+    last_sweep: AtomicU64,
 }
 
 impl Default for MemoryStore {
@@ -36,7 +43,23 @@ impl MemoryStore {
         Self {
             items: Mutex::default(),
             codec: Codec::new(keyring),
+            last_sweep: AtomicU64::new(0),
         }
+    }
+
+    /// Drops every item expired at `now`, at most once per [`SWEEP_INTERVAL_SECS`]; called by
+    /// the operations that know the time.
+    fn sweep(&self, now: u64) {
+        let last = self.last_sweep.load(Ordering::Relaxed);
+        if now < last.saturating_add(SWEEP_INTERVAL_SECS)
+            || self
+                .last_sweep
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        lock(&self.items).retain(|_, item| expires_at(item) > now);
     }
 
     fn insert_new(&self, item: Item) -> Result<(), StoreError> {
@@ -67,6 +90,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[async_trait]
 impl Store for MemoryStore {
     async fn put_transaction(&self, tx: &Transaction) -> Result<(), StoreError> {
+        self.sweep(tx.created_at);
         self.insert_new(self.codec.transaction_to_item(tx)?)
     }
 
@@ -75,9 +99,10 @@ impl Store for MemoryStore {
         key: &str,
         now: u64,
     ) -> Result<Option<Transaction>, StoreError> {
-        self.take(&pk(kind::TX, key), now)
-            .map(|item| self.codec.transaction_from_item(key, &item))
-            .transpose()
+        self.sweep(now);
+        Ok(self
+            .take(&pk(kind::TX, key), now)
+            .and_then(|item| or_absent(self.codec.transaction_from_item(key, &item), kind::TX)))
     }
 
     async fn put_handoff(&self, handoff: &Handoff) -> Result<(), StoreError> {
@@ -85,22 +110,27 @@ impl Store for MemoryStore {
     }
 
     async fn take_handoff(&self, key: &str, now: u64) -> Result<Option<Handoff>, StoreError> {
-        self.take(&pk(kind::HANDOFF, key), now)
-            .map(|item| self.codec.handoff_from_item(key, &item))
-            .transpose()
+        Ok(self
+            .take(&pk(kind::HANDOFF, key), now)
+            .and_then(|item| or_absent(self.codec.handoff_from_item(key, &item), kind::HANDOFF)))
     }
 
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        self.sweep(session.created_at);
         self.insert_new(self.codec.session_to_item(session)?)
     }
 
     async fn get_session(&self, key: &str, now: u64) -> Result<Option<Session>, StoreError> {
+        self.sweep(now);
         let item = lock(&self.items)
             .get(&pk(kind::SESSION, key))
             .filter(|item| expires_at(item) > now)
             .cloned();
-        item.map(|item| self.codec.session_from_item(key, &item))
-            .transpose()
+        Ok(
+            item.and_then(|item| {
+                or_absent(self.codec.session_from_item(key, &item), kind::SESSION)
+            }),
+        )
     }
     async fn acquire_refresh_lease(
         &self,
@@ -144,7 +174,9 @@ impl Store for MemoryStore {
         owner: &str,
         tokens: &TokenSet,
     ) -> Result<(), StoreError> {
-        let sealed = self.codec.sealed_tokens(key, tokens)?;
+        let sealed = self
+            .codec
+            .sealed_tokens(key, expected_version + 1, tokens)?;
         let mut map = lock(&self.items);
         let Some(item) = map.get_mut(&pk(kind::SESSION, key)) else {
             return Err(StoreError::Conflict);
@@ -155,10 +187,6 @@ impl Store for MemoryStore {
             return Err(StoreError::Conflict);
         }
         item.insert(attr::TOKENS.into(), sealed);
-        item.insert(
-            attr::ACCESS_EXPIRES_AT.into(),
-            Attr::N(tokens.access_expires_at),
-        );
         item.insert(attr::VERSION.into(), Attr::N(expected_version + 1));
         item.remove(attr::LEASE_OWNER);
         item.remove(attr::LEASE_UNTIL);
@@ -167,6 +195,18 @@ impl Store for MemoryStore {
 
     async fn delete_session(&self, key: &str) -> Result<bool, StoreError> {
         Ok(lock(&self.items).remove(&pk(kind::SESSION, key)).is_some())
+    }
+
+    async fn delete_session_as_holder(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        let mut map = lock(&self.items);
+        let pk = pk(kind::SESSION, key);
+        match map.get(&pk) {
+            Some(item) if item.get(attr::LEASE_OWNER) == Some(&Attr::S(owner.into())) => {
+                map.remove(&pk);
+                Ok(())
+            }
+            _ => Err(StoreError::Conflict),
+        }
     }
 }
 

@@ -93,6 +93,8 @@ pub struct TokenSet {
     pub refresh_token: Option<RefreshToken>,
     /// Granted scope, when known.
     pub scope: Option<String>,
+    /// Unix seconds of the refresh grant that produced these tokens (0: from the login).
+    pub refreshed_at: u64,
 }
 
 /// A signed-in user's session.
@@ -189,6 +191,11 @@ pub trait Store: Send + Sync {
 
     /// Deletes a session and its tokens; true when something was deleted.
     async fn delete_session(&self, key: &str) -> Result<bool, StoreError>;
+
+    /// Deletes a session only while `owner` holds its refresh lease (the holder that learnt
+    /// the refresh token is dead); otherwise [`StoreError::Conflict`], nothing deleted. A holder
+    /// whose lease ran out and was taken over must not end a session another caller refreshed.
+    async fn delete_session_as_holder(&self, key: &str, owner: &str) -> Result<(), StoreError>;
 }
 
 /// Raw access to stored items, for tests and operators: what a table scan would show, and

@@ -9,7 +9,9 @@ use shared::secret::{AccessToken, CodeVerifier, Nonce, RefreshToken};
 use shared::store::dynamodb::DynamoStore;
 use shared::store::item::{Attr, attr};
 use shared::store::memory::MemoryStore;
-use shared::store::{Handoff, Profile, RawItems, Session, StoreError, TokenSet, Transaction};
+use shared::store::{
+    Handoff, Profile, RawItems, Session, Store, StoreError, TokenSet, Transaction,
+};
 use shared::types::{ProviderId, ReturnTo};
 
 const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -83,6 +85,7 @@ fn tokens(tag: &str) -> TokenSet {
         access_expires_at: NOW + 3600,
         refresh_token: Some(RefreshToken::new(format!("refresh-SECRET-{tag}"))),
         scope: Some("openid email".into()),
+        refreshed_at: 0,
     }
 }
 
@@ -119,6 +122,12 @@ on_both_backends!(
     a_released_lease_can_be_taken_by_another_caller,
     a_lease_on_a_stale_version_or_expired_session_is_refused,
     concurrent_lease_takers_have_exactly_one_winner,
+    a_scan_shows_no_provider_or_subject_in_plain_text,
+    a_session_whose_expiry_was_extended_reads_as_absent,
+    a_session_whose_version_was_edited_reads_as_absent,
+    a_session_given_another_rows_identity_reads_as_absent,
+    a_transaction_or_handoff_with_an_edited_expiry_reads_as_absent,
+    a_session_can_be_ended_only_by_its_lease_holder,
 );
 
 async fn transaction_is_taken_exactly_once(kind: &str) {
@@ -317,6 +326,9 @@ async fn a_scan_shows_no_secret_material(kind: &str) {
             "access-SECRET-h",
             "refresh-SECRET-h",
             "person-h@mail.example",
+            "subject-a",
+            "subject-h",
+            "Name a",
             "/app/home",
         ],
     )
@@ -344,19 +356,132 @@ async fn a_ciphertext_moved_to_another_row_does_not_open(kind: &str) {
     store.put_raw(two).await.unwrap();
     for key in ["s-1", "s-2"] {
         let read = store.get_session(key, NOW).await;
-        assert!(
-            matches!(read, Err(StoreError::Corrupt(_))),
-            "{key}: {read:?}"
-        );
+        assert!(matches!(read, Ok(None)), "{key}: {read:?}");
     }
     // Within one row, a ciphertext moved to another attribute does not open either.
-    one.insert(attr::PROFILE.into(), tokens_one.clone());
+    one.insert(attr::IDENTITY.into(), tokens_one.clone());
     one.insert(attr::TOKENS.into(), tokens_one);
     store.put_raw(one).await.unwrap();
+    assert!(matches!(store.get_session("s-1", NOW).await, Ok(None)));
+}
+
+/// The stored session `s-1`, edited by someone who can write the table but holds no key.
+async fn edited_session(
+    kind: &str,
+    edit: impl FnOnce(&mut shared::store::item::Item),
+) -> Arc<dyn Backend> {
+    let (store, _) = backend(kind).await;
+    store.create_session(&session("s-1", "a")).await.unwrap();
+    store.create_session(&session("s-2", "b")).await.unwrap();
+    let mut item = store
+        .scan()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.get(attr::PK) == Some(&Attr::S("session#s-1".into())))
+        .unwrap();
+    edit(&mut item);
+    store.put_raw(item).await.unwrap();
+    store
+}
+
+async fn a_scan_shows_no_provider_or_subject_in_plain_text(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store.create_session(&session("s-1", "a")).await.unwrap();
+    store.put_transaction(&transaction("tx-1")).await.unwrap();
+    for item in store.scan().await.unwrap() {
+        for (name, value) in &item {
+            if let Attr::S(text) = value {
+                assert_ne!(text, "dev", "{name} holds the provider in plain text");
+                assert!(!text.contains("subject-"), "{name} holds the subject");
+            }
+        }
+        assert!(!item.contains_key("provider") && !item.contains_key("subject"));
+    }
+}
+
+async fn a_session_whose_expiry_was_extended_reads_as_absent(kind: &str) {
+    let store = edited_session(kind, |item| {
+        item.insert(attr::EXPIRES_AT.into(), Attr::N(NOW + 10 * 365 * 86_400));
+    })
+    .await;
+    assert!(matches!(store.get_session("s-1", NOW).await, Ok(None)));
+    assert!(
+        store.get_session("s-2", NOW).await.unwrap().is_some(),
+        "other rows are untouched"
+    );
+}
+
+async fn a_session_whose_version_was_edited_reads_as_absent(kind: &str) {
+    let store = edited_session(kind, |item| {
+        item.insert(attr::VERSION.into(), Attr::N(7));
+    })
+    .await;
+    assert!(matches!(store.get_session("s-1", NOW).await, Ok(None)));
+}
+
+async fn a_session_given_another_rows_identity_reads_as_absent(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store.create_session(&session("s-1", "a")).await.unwrap();
+    store.create_session(&session("s-2", "b")).await.unwrap();
+    let items = store.scan().await.unwrap();
+    let find = |pk: &str| {
+        items
+            .iter()
+            .find(|i| i.get(attr::PK) == Some(&Attr::S(pk.into())))
+            .cloned()
+            .unwrap()
+    };
+    let mut one = find("session#s-1");
+    one.insert(
+        attr::IDENTITY.into(),
+        find("session#s-2").get(attr::IDENTITY).cloned().unwrap(),
+    );
+    store.put_raw(one).await.unwrap();
+    assert!(matches!(store.get_session("s-1", NOW).await, Ok(None)));
+}
+
+async fn a_transaction_or_handoff_with_an_edited_expiry_reads_as_absent(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store.put_transaction(&transaction("tx-1")).await.unwrap();
+    store
+        .put_handoff(&Handoff {
+            key: "h-1".into(),
+            challenge: "challenge-value".into(),
+            session: session("", "h"),
+            expires_at: NOW + 60,
+        })
+        .await
+        .unwrap();
+    for mut item in store.scan().await.unwrap() {
+        item.insert(attr::EXPIRES_AT.into(), Attr::N(NOW + 86_400));
+        store.put_raw(item).await.unwrap();
+    }
+    assert!(store.take_transaction("tx-1", NOW).await.unwrap().is_none());
+    assert!(store.take_handoff("h-1", NOW).await.unwrap().is_none());
+}
+
+async fn a_session_can_be_ended_only_by_its_lease_holder(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store.create_session(&session("s-1", "a")).await.unwrap();
     assert!(matches!(
-        store.get_session("s-1", NOW).await,
-        Err(StoreError::Corrupt(_))
+        store.delete_session_as_holder("s-1", "me").await,
+        Err(StoreError::Conflict)
     ));
+    store
+        .acquire_refresh_lease("s-1", 0, "other", NOW, NOW + 20)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.delete_session_as_holder("s-1", "me").await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(store.get_session("s-1", NOW).await.unwrap().is_some());
+    store
+        .delete_session_as_holder("s-1", "other")
+        .await
+        .unwrap();
+    assert!(store.get_session("s-1", NOW).await.unwrap().is_none());
 }
 
 async fn a_rotated_keyring_still_opens_old_rows(kind: &str) {
@@ -375,10 +500,7 @@ async fn a_rotated_keyring_still_opens_old_rows(kind: &str) {
         .await
         .unwrap();
     let old_only = reopen(kind, &table, rotated.as_ref(), &[KEY_A]).await;
-    assert!(matches!(
-        old_only.get_session("s-1", NOW).await,
-        Err(StoreError::Corrupt(_))
-    ));
+    assert!(matches!(old_only.get_session("s-1", NOW).await, Ok(None)));
 }
 
 async fn a_refresh_lease_is_exclusive_until_it_runs_out(kind: &str) {
@@ -496,4 +618,27 @@ async fn concurrent_lease_takers_have_exactly_one_winner(kind: &str) {
         winners += usize::from(t.await.unwrap());
     }
     assert_eq!(winners, 1);
+}
+
+#[tokio::test]
+async fn the_embedded_store_sweeps_expired_items_as_time_passes() {
+    let store = MemoryStore::with_keyring(Keyring::from_base64(&[KEY_A]).unwrap());
+    for i in 0..500 {
+        store
+            .put_transaction(&transaction(&format!("tx-{i}")))
+            .await
+            .unwrap();
+    }
+    store.create_session(&session("s-live", "a")).await.unwrap();
+    assert_eq!(store.scan().await.unwrap().len(), 501);
+
+    // Any read after the transactions' expiry sweeps them; the live session stays.
+    let _ = store.get_session("s-live", NOW + 601).await.unwrap();
+
+    let left = store.scan().await.unwrap();
+    assert_eq!(left.len(), 1, "only the live session is kept");
+    assert_eq!(
+        left[0].get(attr::PK),
+        Some(&Attr::S("session#s-live".into()))
+    );
 }
