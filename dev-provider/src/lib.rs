@@ -119,6 +119,11 @@ pub struct Behavior {
     pub authorize_iss: Option<Option<String>>,
     /// `/userinfo` answers with this status (and a JSON error body).
     pub userinfo_error: Option<u16>,
+    // --- signing keys ---
+    /// `GET /jwks` sleeps this long before answering.
+    pub jwks_delay_ms: Option<u64>,
+    /// `GET /jwks` sends this `Cache-Control` header.
+    pub jwks_cache_control: Option<String>,
 }
 
 pub(crate) struct Inner {

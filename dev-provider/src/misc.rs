@@ -40,14 +40,27 @@ pub(crate) async fn discovery(State(p): State<DevProvider>) -> Json<Value> {
     }))
 }
 
-/// `GET /jwks`: only the current signing key.
-pub(crate) async fn jwks(State(p): State<DevProvider>) -> Json<Value> {
-    let jwk = {
+/// `GET /jwks`: only the current signing key, after the configured delay and with the
+/// configured `Cache-Control`.
+pub(crate) async fn jwks(State(p): State<DevProvider>) -> Response {
+    let (delay, cache_control) = {
         let mut st = p.lock();
         st.stats.jwks_requests += 1;
-        st.key.jwk()
+        (
+            st.behavior.jwks_delay_ms,
+            st.behavior.jwks_cache_control.clone(),
+        )
     };
-    Json(json!({ "keys": [jwk] }))
+    if let Some(ms) = delay {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+    // The key served is the one current when the answer is sent.
+    let jwk = p.lock().key.jwk();
+    let mut resp = Json(json!({ "keys": [jwk] })).into_response();
+    if let Some(value) = cache_control.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        resp.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    resp
 }
 
 fn invalid_token(description: &str) -> Response {

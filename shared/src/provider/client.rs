@@ -28,11 +28,13 @@ pub enum FetchError {
     Other(String),
 }
 
-/// A status and a body of at most [`MAX_BODY`] bytes.
-#[derive(Debug)]
+/// A status and a body of at most [`MAX_BODY`] bytes. `Debug` shows the body's length only:
+/// token endpoint bodies carry tokens.
 pub struct Fetched {
     /// HTTP status; redirects are returned as they are, never followed.
     pub status: StatusCode,
+    /// The response headers.
+    pub headers: http::HeaderMap,
     /// The body.
     pub body: Vec<u8>,
 }
@@ -71,6 +73,7 @@ impl HttpClient {
             return Err(FetchError::TooLarge);
         }
         let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(classify)? {
             if body.len() + chunk.len() > MAX_BODY {
@@ -78,7 +81,23 @@ impl HttpClient {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Fetched { status, body })
+        Ok(Fetched {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+impl std::fmt::Debug for Fetched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetched")
+            .field("status", &self.status)
+            .field(
+                "body",
+                &format_args!("[{} bytes redacted]", self.body.len()),
+            )
+            .finish()
     }
 }
 
@@ -90,5 +109,22 @@ fn classify(e: reqwest::Error) -> FetchError {
     } else {
         // The URL may carry a query; keep only the kind of failure.
         FetchError::Other(e.without_url().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fetched_body_is_not_printed() {
+        let fetched = Fetched {
+            status: StatusCode::OK,
+            headers: http::HeaderMap::new(),
+            body: br#"{"access_token":"at-SECRET"}"#.to_vec(),
+        };
+        let printed = format!("{fetched:?}");
+        assert!(!printed.contains("SECRET"), "{printed}");
+        assert!(printed.contains("28 bytes"), "{printed}");
     }
 }

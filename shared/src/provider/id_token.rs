@@ -125,7 +125,13 @@ pub async fn verify(
         return Err(IdTokenError::Algorithm);
     }
     let key = jwks
-        .key_for(http, &metadata.jwks_uri, header.kid.as_deref(), header.alg)
+        .key_for(
+            http,
+            &metadata.jwks_uri,
+            header.kid.as_deref(),
+            header.alg,
+            expected.now,
+        )
         .await?;
 
     let mut validation = Validation::new(header.alg);

@@ -1,7 +1,7 @@
-//! The provider's signing keys: fetched once per cold start, refetched once when an id_token
-//! names an unknown `kid` (key rotation), and such refetches rate-limited.
-
-use std::time::{Duration, Instant};
+//! The provider's signing keys: fetched on first use, kept for the `max-age` the provider's
+//! `Cache-Control` gives (bounded to [`MIN_MAX_AGE`]..[`MAX_MAX_AGE`]) so a withdrawn key stops
+//! being trusted, refetched once when an id_token names an unknown `kid` (key rotation), and
+//! such refetches rate-limited. Ages are counted on the application's clock.
 
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
@@ -11,14 +11,28 @@ use url::Url;
 use super::client::HttpClient;
 use super::id_token::IdTokenError;
 
-/// At most one unknown-`kid` refetch in this interval, so forged tokens cannot make us hammer
-/// the provider.
-pub const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+/// At most one unknown-`kid` refetch in this many seconds, so forged tokens cannot make us
+/// hammer the provider.
+pub const MIN_REFETCH_INTERVAL: u64 = 60;
+/// Shortest time a key set is kept, whatever `Cache-Control` says (`no-cache` included).
+pub const MIN_MAX_AGE: u64 = 5 * 60;
+/// Longest time a key set is kept, whatever `Cache-Control` says.
+pub const MAX_MAX_AGE: u64 = 24 * 3600;
+/// How long a key set is kept when the provider sends no `max-age`.
+pub const DEFAULT_MAX_AGE: u64 = 3600;
+/// After a failed fetch, seconds before the next one is tried (verifications fail meanwhile).
+pub const FAILED_FETCH_BACKOFF: u64 = 5;
 
 #[derive(Default)]
 struct State {
     keys: Option<Vec<Jwk>>,
-    last_refetch: Option<Instant>,
+    /// Until when (app clock) the keys may be used without a refetch.
+    fresh_until: u64,
+    last_refetch: Option<u64>,
+    /// No fetch before this time (app clock): the last one failed.
+    retry_after: u64,
+    /// A fixed key set that is never fetched.
+    fixed: bool,
 }
 
 /// Cached JWKS of one provider.
@@ -34,18 +48,34 @@ impl std::fmt::Debug for JwksCache {
 }
 
 impl JwksCache {
-    /// The key that verifies a token with this `kid` and `alg`.
+    /// A fixed key set that is never fetched or refetched (tests and fuzzing).
+    pub fn fixed(keys: Vec<Jwk>) -> Self {
+        Self {
+            state: Mutex::new(State {
+                keys: Some(keys),
+                fresh_until: u64::MAX,
+                last_refetch: None,
+                retry_after: 0,
+                fixed: true,
+            }),
+        }
+    }
+
+    /// The key that verifies a token with this `kid` and `alg`, at `now` (unix seconds).
     pub async fn key_for(
         &self,
         http: &HttpClient,
         jwks_uri: &Url,
         kid: Option<&str>,
         alg: Algorithm,
+        now: u64,
     ) -> Result<DecodingKey, IdTokenError> {
-        // Held across the fetch on purpose: concurrent first callers wait for one fetch.
+        // Held across the fetch on purpose: concurrent callers wait for one fetch.
         let mut state = self.state.lock().await;
-        if state.keys.is_none() {
-            state.keys = Some(fetch(http, jwks_uri).await?);
+        if state.keys.is_none() || now >= state.fresh_until {
+            // Expired keys are not used again: if the refetch fails, verification fails.
+            state.keys = None;
+            refill(&mut state, http, jwks_uri, now).await?;
         }
         if let Some(jwk) = state
             .keys
@@ -56,12 +86,12 @@ impl JwksCache {
         }
         let may_refetch = state
             .last_refetch
-            .is_none_or(|at| at.elapsed() >= MIN_REFETCH_INTERVAL);
+            .is_none_or(|at| now >= at + MIN_REFETCH_INTERVAL);
         if !may_refetch {
             return Err(IdTokenError::UnknownKey);
         }
-        state.last_refetch = Some(Instant::now());
-        state.keys = Some(fetch(http, jwks_uri).await?);
+        state.last_refetch = Some(now);
+        refill(&mut state, http, jwks_uri, now).await?;
         match state
             .keys
             .as_deref()
@@ -71,6 +101,49 @@ impl JwksCache {
             None => Err(IdTokenError::UnknownKey),
         }
     }
+}
+
+async fn refill(
+    state: &mut State,
+    http: &HttpClient,
+    jwks_uri: &Url,
+    now: u64,
+) -> Result<(), IdTokenError> {
+    if state.fixed {
+        return Err(IdTokenError::UnknownKey);
+    }
+    if now < state.retry_after {
+        return Err(IdTokenError::Jwks(
+            "the last JWKS fetch failed moments ago".into(),
+        ));
+    }
+    match fetch(http, jwks_uri).await {
+        Ok((keys, max_age)) => {
+            state.keys = Some(keys);
+            state.fresh_until = now + max_age;
+            Ok(())
+        }
+        Err(e) => {
+            state.retry_after = now + FAILED_FETCH_BACKOFF;
+            Err(e)
+        }
+    }
+}
+
+/// Seconds to keep a key set, from its `Cache-Control` header, bounded.
+pub fn max_age(cache_control: Option<&str>) -> u64 {
+    let declared = cache_control.and_then(|value| {
+        value.split(',').find_map(|directive| {
+            let (name, seconds) = directive.trim().split_once('=')?;
+            name.trim()
+                .eq_ignore_ascii_case("max-age")
+                .then(|| seconds.trim().trim_matches('"').parse::<u64>().ok())
+                .flatten()
+        })
+    });
+    declared
+        .unwrap_or(DEFAULT_MAX_AGE)
+        .clamp(MIN_MAX_AGE, MAX_MAX_AGE)
 }
 
 fn to_key(jwk: &Jwk) -> Result<DecodingKey, IdTokenError> {
@@ -108,7 +181,7 @@ fn select<'a>(keys: &'a [Jwk], kid: Option<&str>, alg: Algorithm) -> Option<&'a 
     }
 }
 
-async fn fetch(http: &HttpClient, jwks_uri: &Url) -> Result<Vec<Jwk>, IdTokenError> {
+async fn fetch(http: &HttpClient, jwks_uri: &Url) -> Result<(Vec<Jwk>, u64), IdTokenError> {
     #[derive(serde::Deserialize)]
     struct RawSet {
         keys: Vec<serde_json::Value>,
@@ -125,10 +198,32 @@ async fn fetch(http: &HttpClient, jwks_uri: &Url) -> Result<Vec<Jwk>, IdTokenErr
     }
     let raw: RawSet = serde_json::from_slice(&fetched.body)
         .map_err(|e| IdTokenError::Jwks(format!("JWKS is not a key set: {e}")))?;
+    let cache_control = fetched
+        .headers
+        .get(http::header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok());
     // A key type we do not understand must not hide the keys we do.
-    Ok(raw
+    let keys = raw
         .keys
         .into_iter()
         .filter_map(|k| serde_json::from_value::<Jwk>(k).ok())
-        .collect())
+        .collect();
+    Ok((keys, max_age(cache_control)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_age_honours_cache_control_within_bounds() {
+        assert_eq!(max_age(Some("public, max-age=7200")), 7200);
+        assert_eq!(max_age(Some("max-age=\"900\", must-revalidate")), 900);
+        assert_eq!(max_age(Some("MAX-AGE=20000")), 20000);
+        assert_eq!(max_age(Some("max-age=10")), MIN_MAX_AGE);
+        assert_eq!(max_age(Some("no-cache")), DEFAULT_MAX_AGE);
+        assert_eq!(max_age(Some("max-age=31536000")), MAX_MAX_AGE);
+        assert_eq!(max_age(Some("max-age=-1")), DEFAULT_MAX_AGE);
+        assert_eq!(max_age(None), DEFAULT_MAX_AGE);
+    }
 }

@@ -137,3 +137,41 @@ async fn jwks_is_cached_refetched_once_for_a_rotated_key_and_rate_limited() {
     );
     assert_eq!(h.store.session_count().await, 3);
 }
+
+#[tokio::test]
+async fn a_cached_key_set_is_refetched_once_its_max_age_has_passed() {
+    let h = Harness::spawn().await;
+    // The app's clock moves ahead of the provider's: keep its id_tokens valid meanwhile.
+    h.set_behavior(Behavior {
+        jwks_cache_control: Some("public, max-age=600".into()),
+        id_token_exp_offset: Some(7200),
+        ..Behavior::default()
+    });
+    h.browser().sign_in("dev", "alice").await;
+    assert_eq!(h.stats().jwks_requests, 1);
+
+    h.clock.advance(599);
+    h.browser().sign_in("dev", "bob").await;
+    assert_eq!(h.stats().jwks_requests, 1, "still within max-age");
+
+    h.clock.advance(2);
+    h.browser().sign_in("dev", "carol").await;
+    assert_eq!(
+        h.stats().jwks_requests,
+        2,
+        "a known kid is not trusted past the key set's max-age"
+    );
+}
+
+#[tokio::test]
+async fn a_key_set_without_max_age_is_kept_at_most_the_default() {
+    let h = Harness::spawn().await;
+    h.set_behavior(Behavior {
+        id_token_exp_offset: Some(7200),
+        ..Behavior::default()
+    });
+    h.browser().sign_in("dev", "alice").await;
+    h.clock.advance(shared::provider::jwks::DEFAULT_MAX_AGE);
+    h.browser().sign_in("dev", "bob").await;
+    assert_eq!(h.stats().jwks_requests, 2);
+}
