@@ -50,6 +50,8 @@ pub struct Config {
     pub transaction_ttl: Duration,
     /// A stored access token with less than this left is refreshed.
     pub refresh_skew: Duration,
+    /// A forced refresh this soon after the last completed one returns that one's token.
+    pub force_refresh_window: Duration,
     /// `Secure` cookies with the `__Host-` prefix; false only for plain-http development.
     pub cookie_secure: bool,
     /// Where transactions and sessions live.
@@ -141,6 +143,8 @@ struct RawConfig {
     transaction_ttl: Option<RawDuration>,
     #[serde(default)]
     refresh_skew: Option<RawDuration>,
+    #[serde(default)]
+    force_refresh_window: Option<RawDuration>,
     #[serde(default)]
     cookie_secure: Option<bool>,
     #[serde(default)]
@@ -397,14 +401,25 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let trimmed = public_base_url.path().trim_end_matches('/').to_owned();
     public_base_url.set_path(&trimmed);
 
+    let cookie_secure = raw.cookie_secure.unwrap_or(true);
     let mut allowed_origins = Vec::new();
     for (i, o) in raw.allowed_origins.iter().enumerate() {
-        allowed_origins.push(Origin::parse(o).ok_or_else(|| {
+        let key = format!("allowed_origins[{i}]");
+        let origin = Origin::parse(o).ok_or_else(|| {
             ConfigError::new(
-                format!("allowed_origins[{i}]"),
+                &key,
                 "must be an origin such as https://app.example.com (no path)",
             )
-        })?);
+        })?;
+        // A plain-http origin gets credentialed CORS and trusted return_to URLs; anyone on its
+        // network path could then read tokens. Only loopback is exempt, for development.
+        if cookie_secure && !origin.is_https_or_loopback() {
+            return Err(ConfigError::new(
+                &key,
+                "must use https while cookie_secure is true (http only for 127.0.0.1/localhost)",
+            ));
+        }
+        allowed_origins.push(origin);
     }
     let default_return_to = raw.default_return_to.as_deref().unwrap_or("/");
     let default_return_to =
@@ -437,6 +452,13 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         minute,
         Duration::ZERO,
         60 * minute,
+    )?;
+    let force_refresh_window = duration(
+        raw.force_refresh_window,
+        "force_refresh_window",
+        Duration::from_secs(5),
+        Duration::ZERO,
+        minute,
     )?;
 
     let store = match raw.store {
@@ -516,7 +538,8 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         session_ttl,
         transaction_ttl,
         refresh_skew,
-        cookie_secure: raw.cookie_secure.unwrap_or(true),
+        force_refresh_window,
+        cookie_secure,
         store,
         encryption,
         providers,
@@ -810,6 +833,37 @@ client_secret = "${CORP_SECRET}"
         let err = Config::from_toml(&naver, env).unwrap_err();
         assert_eq!(err.key, "providers.corp.preset");
         assert!(err.message.contains("naver"), "{err}");
+    }
+
+    #[test]
+    fn plain_http_origins_are_refused_while_cookies_are_secure() {
+        let http = base().replace(
+            "[\"https://app.example.com\"]",
+            "[\"http://app.example.com\"]",
+        );
+        let err = Config::from_toml(&http, env).unwrap_err();
+        assert_eq!(err.key, "allowed_origins[0]");
+        assert!(err.message.contains("https"), "{err}");
+        // Development: loopback over plain http, or every origin once cookies are not secure.
+        let loopback = base().replace(
+            "[\"https://app.example.com\"]",
+            "[\"http://127.0.0.1:3000\", \"http://localhost:5173\"]",
+        );
+        assert!(Config::from_toml(&loopback, env).is_ok());
+        let insecure = format!("cookie_secure = false\n{http}");
+        assert!(Config::from_toml(&insecure, env).is_ok());
+    }
+
+    #[test]
+    fn a_default_return_to_with_dot_segments_stops_start_up() {
+        for bad in [
+            "/..//evil.example",
+            "/.//evil.example",
+            "/%2e%2e//evil.example",
+        ] {
+            let text = format!("default_return_to = \"{bad}\"\n{}", base());
+            assert_eq!(error_key(&text), "default_return_to", "{bad}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod app;
 pub mod config;
 pub mod crypto;
+pub mod deadline;
 pub mod flow;
 pub mod http;
 pub mod lambda;

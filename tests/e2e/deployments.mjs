@@ -73,6 +73,9 @@ public_base_url = "${baseUrl}"
 default_return_to = "/"
 allowed_origins = ["${baseUrl}"]
 cookie_secure = false
+# These tests force refreshes one after another on purpose; the window that coalesces them has
+# its own integration test.
+force_refresh_window = "0s"
 
 [store]
 kind = "dynamodb"

@@ -36,24 +36,45 @@ fn secret_var(provider: &str) -> String {
 }
 
 /// A clock the test moves by hand; starts at the system time so that tokens the dev provider
-/// signs with real timestamps stay valid.
-pub struct FakeClock(AtomicU64);
+/// signs with real timestamps stay valid. A real-time one also moves on by itself.
+pub struct FakeClock {
+    /// Seconds added by hand (real time) or the time itself (stopped).
+    value: AtomicU64,
+    real_time: bool,
+}
 
 impl FakeClock {
-    /// A clock at the current system time.
+    /// A stopped clock at the current system time.
     pub fn at_system_time() -> Arc<Self> {
-        Arc::new(Self(AtomicU64::new(shared::app::SystemClock.now())))
+        Arc::new(Self {
+            value: AtomicU64::new(shared::app::SystemClock.now()),
+            real_time: false,
+        })
+    }
+
+    /// A clock that follows the system time (plus whatever [`FakeClock::advance`] adds), for
+    /// tests where leases must run out in real time.
+    pub fn real_time() -> Arc<Self> {
+        Arc::new(Self {
+            value: AtomicU64::new(0),
+            real_time: true,
+        })
     }
 
     /// Moves the clock forward.
     pub fn advance(&self, secs: u64) {
-        self.0.fetch_add(secs, Ordering::SeqCst);
+        self.value.fetch_add(secs, Ordering::SeqCst);
     }
 }
 
 impl Clock for FakeClock {
     fn now(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
+        let value = self.value.load(Ordering::SeqCst);
+        if self.real_time {
+            shared::app::SystemClock.now() + value
+        } else {
+            value
+        }
     }
 }
 
@@ -63,9 +84,16 @@ pub struct HarnessBuilder {
     settings: Vec<String>,
     cookie_secure: bool,
     backend: BackendKind,
+    real_time: bool,
 }
 
 impl HarnessBuilder {
+    /// The app's clock follows real time instead of standing still.
+    pub fn real_time_clock(mut self) -> Self {
+        self.real_time = true;
+        self
+    }
+
     /// Runs on this storage backend (the embedded store unless changed).
     pub fn backend(mut self, backend: BackendKind) -> Self {
         self.backend = backend;
@@ -117,7 +145,11 @@ impl HarnessBuilder {
         })
         .unwrap_or_else(|e| panic!("test configuration refused: {e}\n{config_text}"));
         let store = StoreHandle::new(self.backend).await;
-        let clock = FakeClock::at_system_time();
+        let clock = if self.real_time {
+            FakeClock::real_time()
+        } else {
+            FakeClock::at_system_time()
+        };
         let app = App::new(config, store.as_store())
             .expect("app builds")
             .with_clock(Arc::clone(&clock) as Arc<dyn Clock>);
@@ -195,6 +227,7 @@ impl Harness {
             settings: Vec::new(),
             cookie_secure: true,
             backend: BackendKind::Memory,
+            real_time: false,
         }
     }
 
@@ -262,6 +295,20 @@ impl Harness {
     /// Switches the provider's behaviour.
     pub fn set_behavior(&self, behavior: Behavior) {
         self.provider.set_behavior(behavior);
+    }
+
+    /// Seconds of the app's `force_refresh_window` (from the configuration it was built from).
+    pub fn app_force_window(&self) -> u64 {
+        let names = self.provider_names.clone();
+        Config::from_toml(&self.config_text, |var| {
+            names
+                .iter()
+                .find(|n| secret_var(n) == var)
+                .map(|n| client_secret(n))
+        })
+        .expect("the harness configuration is valid")
+        .force_refresh_window
+        .as_secs()
     }
 
     /// The app's current time.

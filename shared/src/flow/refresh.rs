@@ -1,18 +1,21 @@
 //! `POST /auth/refresh`: the stored access token while it is fresh enough, otherwise one from
 //! the provider through the stored refresh token.
 
-use std::time::{Duration, Instant};
+use std::pin::pin;
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::App;
 use crate::crypto::{random_below, random_token};
+use crate::deadline::Deadline;
 use crate::http::{
     ApiError, Request, Response, add_cors, allowed_origin, body_bytes, json_response,
 };
+use crate::provider::discovery::Metadata;
 use crate::provider::id_token::{self, Expected, IdTokenError};
-use crate::provider::{ProviderError, token};
+use crate::provider::{Provider, ProviderError, token};
 use crate::secret::AccessToken;
 use crate::store::{Session, StoreError, TokenSet};
 
@@ -49,7 +52,8 @@ pub async fn handle(app: &App, req: &Request) -> Response {
         } else {
             serde_json::from_slice(body).map_err(|_| ApiError::InvalidRequest)?
         };
-        access_token(app, &key, options.force).await
+        let deadline = Deadline::for_request(req, REQUEST_BUDGET);
+        access_token(app, &key, options.force, deadline).await
     }
     .await;
     let mut resp = match result {
@@ -76,14 +80,21 @@ fn issued(tokens: &TokenSet, now: u64) -> Issued {
     }
 }
 
-/// Seconds a refresh lease lasts: longer than a provider call can take (the client's 10 s
-/// total timeout), so a live holder never loses it; a crashed holder's lease is taken over
-/// once it runs out.
-pub const LEASE_SECS: u64 = 15;
+/// Seconds a refresh lease lasts. The holder's provider call must end [`STORE_WRITE_BUDGET`]
+/// before it (and its whole turn well inside it), so a live holder never loses its lease; a
+/// crashed holder's lease is taken over once it runs out.
+pub const LEASE_SECS: u64 = 20;
 
-/// How long a caller waits for another caller's refresh before answering 503. Longer than a
-/// lease, so the waiters of a crashed holder take over instead of failing.
-const WAIT_LIMIT: Duration = Duration::from_secs(LEASE_SECS + 5);
+/// Time kept back after a provider call for the store write that ends the holder's turn
+/// (DynamoDB requests are capped at 5 s including retries).
+const STORE_WRITE_BUDGET: Duration = Duration::from_secs(6);
+
+/// A provider call is not started with less time than this left for it.
+const MIN_PROVIDER_CALL: Duration = Duration::from_secs(2);
+
+/// Longest a refresh may take when no Lambda deadline says otherwise: inside the refresh
+/// function's 29 s timeout and API Gateway's 30 s.
+pub const REQUEST_BUDGET: Duration = Duration::from_secs(27);
 
 /// First and longest pause between two looks at a session whose lease someone else holds.
 const FIRST_PAUSE_MS: u64 = 20;
@@ -96,29 +107,66 @@ async fn read(app: &App, key: &str) -> Result<Option<Session>, ApiError> {
         .map_err(store_error)
 }
 
+/// The stored token when no provider call is needed (or possible).
+fn from_store(
+    app: &App,
+    session: &Session,
+    force: bool,
+    now: u64,
+) -> Option<Result<Issued, ApiError>> {
+    let tokens = &session.tokens;
+    let skew = app.config.refresh_skew.as_secs();
+    if !force && tokens.access_expires_at > now + skew {
+        return Some(Ok(issued(tokens, now)));
+    }
+    if tokens.refresh_token.is_none() {
+        // Nothing to refresh with: hand out what is still valid, else the user must log in.
+        return Some(if tokens.access_expires_at > now {
+            Ok(issued(tokens, now))
+        } else {
+            Err(ApiError::ReauthRequired)
+        });
+    }
+    // A script (or XSS) forcing refreshes in a loop must not spend the provider quota: within
+    // the window, a forced refresh gets the token the last one produced.
+    let window = app.config.force_refresh_window.as_secs();
+    let just_refreshed = tokens.refreshed_at > 0 && now < tokens.refreshed_at + window;
+    if force && just_refreshed && tokens.access_expires_at > now {
+        tracing::info!("forced refresh coalesced with the one just completed");
+        return Some(Ok(issued(tokens, now)));
+    }
+    None
+}
+
 /// Returns a valid access token for the session stored under `key`.
 ///
 /// Single flight across processes: of all callers that find the token in need of a refresh,
 /// one takes the session's lease (a conditional write) and calls the provider; the others wait
 /// with bounded backoff until the version moves on and return what the winner stored. So a
 /// refresh token is never spent twice, and a rotated one replaces the old in the same write
-/// that stores the new access token.
-pub async fn access_token(app: &App, key: &str, force: bool) -> Result<Issued, ApiError> {
-    let started = Instant::now();
+/// that stores the new access token. Nobody starts a provider call that could not end, and be
+/// written, before both its lease and `deadline` run out.
+pub async fn access_token(
+    app: &App,
+    key: &str,
+    force: bool,
+    deadline: Deadline,
+) -> Result<Issued, ApiError> {
     let mut session = read(app, key).await?.ok_or(ApiError::Unauthenticated)?;
-    let now = app.now();
-    let skew = app.config.refresh_skew.as_secs();
-    if !force && session.tokens.access_expires_at > now + skew {
-        return Ok(issued(&session.tokens, now));
+    if let Some(answer) = from_store(app, &session, force, app.now()) {
+        return answer;
     }
-    if session.tokens.refresh_token.is_none() {
-        // Nothing to refresh with: hand out what is still valid, else the user must log in.
-        return if session.tokens.access_expires_at > now {
-            Ok(issued(&session.tokens, now))
-        } else {
-            Err(ApiError::ReauthRequired)
+    let Some(provider) = app.providers.get(&session.provider) else {
+        // The provider was removed from the configuration: this session cannot continue.
+        end_session(app, key).await;
+        return Err(ApiError::ReauthRequired);
+    };
+    // Discovery (cached after the first call) happens before the lease, never on its time.
+    let metadata =
+        match tokio::time::timeout(deadline.remaining(), provider.metadata(&app.http)).await {
+            Ok(Ok(m)) => m,
+            _ => return Err(ApiError::ProviderUnavailable),
         };
-    }
     let seen_version = session.version;
     let mut pause = FIRST_PAUSE_MS;
     loop {
@@ -128,134 +176,236 @@ pub async fn access_token(app: &App, key: &str, force: bool) -> Result<Issued, A
             return Ok(issued(&session.tokens, now));
         }
         if session.lease_until <= now {
+            if deadline.remaining() < MIN_PROVIDER_CALL + STORE_WRITE_BUDGET {
+                tracing::warn!("too little time left to refresh; not starting a provider call");
+                return Err(ApiError::ProviderUnavailable);
+            }
             let owner = random_token(16);
-            let until = now + LEASE_SECS;
+            // The lease is counted in whole store seconds from `now`: it may end up to a
+            // second before LEASE_SECS of real time has passed.
+            let lease = Deadline::after(Duration::from_secs(LEASE_SECS - 1));
             match app
                 .store
-                .acquire_refresh_lease(key, session.version, &owner, now, until)
+                .acquire_refresh_lease(key, session.version, &owner, now, now + LEASE_SECS)
                 .await
             {
-                Ok(()) => return refresh_as_holder(app, &session, &owner).await,
+                Ok(()) => {
+                    let holder = Holder {
+                        app,
+                        session: &session,
+                        provider,
+                        metadata: &metadata,
+                        owner: &owner,
+                        turn: deadline.min(lease),
+                        request: deadline,
+                    };
+                    return holder.refresh().await;
+                }
                 Err(StoreError::Conflict) => {}
                 Err(e) => return Err(store_error(e)),
             }
         }
-        if started.elapsed() >= WAIT_LIMIT {
+        let left = deadline.remaining();
+        if left.is_zero() {
             tracing::warn!("gave up waiting for another refresh of this session");
             return Err(ApiError::ProviderUnavailable);
         }
-        tokio::time::sleep(Duration::from_millis(
-            pause / 2 + random_below(pause / 2 + 1),
-        ))
-        .await;
+        let jittered = Duration::from_millis(pause / 2 + random_below(pause / 2 + 1));
+        tokio::time::sleep(jittered.min(left)).await;
         pause = (pause * 2).min(LONGEST_PAUSE_MS);
         // Gone while we waited: the holder got invalid_grant (or the user logged out).
         session = read(app, key).await?.ok_or(ApiError::ReauthRequired)?;
     }
 }
 
-/// The lease holder's part: one refresh_token grant, then one conditional write.
-async fn refresh_as_holder(app: &App, session: &Session, owner: &str) -> Result<Issued, ApiError> {
-    let key = session.key.as_str();
-    let release = || async {
-        if let Err(e) = app.store.release_refresh_lease(key, owner).await {
-            tracing::warn!(error = %e, "could not release a refresh lease; it will expire");
-        }
-    };
-    let (Some(refresh_token), Some(provider)) = (
-        session.tokens.refresh_token.as_ref(),
-        app.providers.get(&session.provider),
-    ) else {
-        // The provider was removed from the configuration: this session cannot continue.
-        end_session(app, key).await;
-        return Err(ApiError::ReauthRequired);
-    };
-    let Ok(metadata) = provider.metadata(&app.http).await else {
-        release().await;
-        return Err(ApiError::ProviderUnavailable);
-    };
-    let now = app.now();
-    let response = match token::refresh(&app.http, &provider.config, &metadata, refresh_token).await
-    {
-        Ok(r) => r,
-        Err(ProviderError::Rejected { error }) if error == "invalid_grant" => {
-            tracing::info!(provider = %session.provider, "refresh token no longer valid");
-            end_session(app, key).await;
-            return Err(ApiError::ReauthRequired);
-        }
-        Err(e) => {
-            tracing::warn!(provider = %session.provider, error = %e, "refresh failed");
-            release().await;
+/// What the refreshed id_token says about the session.
+enum Verdict {
+    /// No id_token, or one that names the session's user.
+    Same,
+    /// An id_token that fails verification or names someone else: the session must end.
+    Refused,
+    /// The signing keys could not be fetched: the tokens stand, unverified.
+    Unverifiable,
+}
+
+/// The lease holder of one refresh.
+struct Holder<'a> {
+    app: &'a App,
+    session: &'a Session,
+    provider: &'a Provider,
+    metadata: &'a Metadata,
+    owner: &'a str,
+    /// The end of this holder's turn: the earlier of the lease and the request's deadline.
+    turn: Deadline,
+    /// The request's own deadline.
+    request: Deadline,
+}
+
+impl Holder<'_> {
+    /// One refresh_token grant, then one conditional write. The grant starts only when it can
+    /// end before the turn does with time left for the write; once the provider has answered,
+    /// its tokens are written whatever happens next (a rotated refresh token is spendable only
+    /// once). A refreshed id_token is checked before the write when that fits in the turn, else
+    /// after it, ending the session when it names someone else.
+    async fn refresh(self) -> Result<Issued, ApiError> {
+        let app = self.app;
+        let call_budget = self.turn.less(STORE_WRITE_BUDGET).remaining();
+        if call_budget < MIN_PROVIDER_CALL {
+            self.release().await;
             return Err(ApiError::ProviderUnavailable);
         }
-    };
-
-    if let Some(new_id_token) = &response.id_token {
-        let expected = Expected {
-            issuer: provider.config.issuer(),
-            client_id: &provider.config.client_id,
-            nonce: None,
-            now,
+        let Some(refresh_token) = self.session.tokens.refresh_token.as_ref() else {
+            self.release().await;
+            return Err(ApiError::ReauthRequired);
         };
-        match id_token::verify(
-            new_id_token,
-            &expected,
-            &metadata,
-            &provider.jwks,
+        let grant = token::refresh(
             &app.http,
-        )
-        .await
-        {
-            Ok(claims) if claims.sub == session.subject => {}
-            Ok(_) => {
-                tracing::warn!(provider = %session.provider, "refreshed id_token names another subject");
-                end_session(app, key).await;
-                return Err(ApiError::ReauthRequired);
+            &self.provider.config,
+            self.metadata,
+            refresh_token,
+        );
+        let response = match tokio::time::timeout(call_budget, grant).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(ProviderError::Rejected { error })) if error == "invalid_grant" => {
+                tracing::info!(provider = %self.session.provider, "refresh token no longer valid");
+                return self.end().await;
             }
-            Err(IdTokenError::Jwks(e)) => {
-                tracing::warn!(provider = %session.provider, error = %e, "JWKS unavailable");
-                release().await;
+            Ok(Err(e)) => {
+                tracing::warn!(provider = %self.session.provider, error = %e, "refresh failed");
+                self.release().await;
                 return Err(ApiError::ProviderUnavailable);
             }
-            Err(e) => {
-                tracing::warn!(provider = %session.provider, error = %e, "refreshed id_token rejected");
-                end_session(app, key).await;
-                return Err(ApiError::ReauthRequired);
+            Err(_) => {
+                tracing::warn!(provider = %self.session.provider, "refresh ran out of time");
+                self.release().await;
+                return Err(ApiError::ProviderUnavailable);
+            }
+        };
+        let now = app.now();
+        let old = &self.session.tokens;
+        let tokens = TokenSet {
+            access_token: response.access_token,
+            access_expires_at: now + response.expires_in.unwrap_or(DEFAULT_EXPIRES_IN),
+            // A response without a refresh token keeps the old one (RFC 6749 §6).
+            refresh_token: response.refresh_token.or_else(|| old.refresh_token.clone()),
+            scope: response.scope.or_else(|| old.scope.clone()),
+            refreshed_at: now,
+        };
+
+        let mut verdict = pin!(self.verify(response.id_token.as_ref(), now));
+        let in_turn = self.turn.less(STORE_WRITE_BUDGET).remaining();
+        match tokio::time::timeout(in_turn, &mut verdict).await {
+            Ok(Verdict::Refused) => self.end().await,
+            Ok(Verdict::Same) => self.write(&tokens, now).await,
+            Ok(Verdict::Unverifiable) => {
+                tracing::warn!(provider = %self.session.provider, "refreshed id_token unverifiable (JWKS unavailable); tokens kept");
+                self.write(&tokens, now).await
+            }
+            Err(_) => {
+                // The signing keys are slow: store first, then finish the check.
+                let issued = self.write(&tokens, now).await?;
+                match tokio::time::timeout(self.request.remaining(), verdict).await {
+                    Ok(Verdict::Refused) => {
+                        end_session(app, &self.session.key).await;
+                        Err(ApiError::ReauthRequired)
+                    }
+                    _ => Ok(issued),
+                }
             }
         }
     }
 
-    let tokens = TokenSet {
-        access_token: response.access_token,
-        access_expires_at: now + response.expires_in.unwrap_or(DEFAULT_EXPIRES_IN),
-        // A response without a refresh token keeps the old one (RFC 6749 §6).
-        refresh_token: response
-            .refresh_token
-            .or_else(|| session.tokens.refresh_token.clone()),
-        scope: response.scope.or_else(|| session.tokens.scope.clone()),
-    };
-    match app
-        .store
-        .replace_tokens(key, session.version, owner, &tokens)
+    async fn verify(&self, id_token: Option<&crate::secret::IdToken>, now: u64) -> Verdict {
+        let Some(id_token) = id_token else {
+            return Verdict::Same;
+        };
+        let config = &self.provider.config;
+        let expected = Expected {
+            issuer: config.issuer(),
+            client_id: &config.client_id,
+            nonce: None,
+            now,
+        };
+        let app = self.app;
+        match id_token::verify(
+            id_token,
+            &expected,
+            self.metadata,
+            &self.provider.jwks,
+            &app.http,
+        )
         .await
-    {
-        Ok(()) => {
-            tracing::info!(provider = %session.provider, "tokens refreshed");
-            Ok(issued(&tokens, now))
-        }
-        Err(StoreError::Conflict) => {
-            // The lease was lost (the session ended, or our lease ran out and was taken over).
-            match read(app, key).await? {
-                Some(current) if current.version > session.version => {
-                    Ok(issued(&current.tokens, app.now()))
-                }
-                Some(_) => Err(ApiError::ProviderUnavailable),
-                None => Err(ApiError::ReauthRequired),
+        {
+            Ok(claims) if claims.sub == self.session.subject => Verdict::Same,
+            Ok(_) => {
+                tracing::warn!(provider = %self.session.provider, "refreshed id_token names another subject");
+                Verdict::Refused
+            }
+            Err(IdTokenError::Jwks(e)) => {
+                tracing::warn!(provider = %self.session.provider, error = %e, "JWKS unavailable");
+                Verdict::Unverifiable
+            }
+            Err(e) => {
+                tracing::warn!(provider = %self.session.provider, error = %e, "refreshed id_token rejected");
+                Verdict::Refused
             }
         }
-        Err(e) => {
-            tracing::error!(error = %e, "refreshed tokens could not be stored");
-            Err(store_error(e))
+    }
+
+    /// The conditional write that stores the tokens, bumps the version and ends the lease.
+    async fn write(&self, tokens: &TokenSet, now: u64) -> Result<Issued, ApiError> {
+        let app = self.app;
+        let key = self.session.key.as_str();
+        match app
+            .store
+            .replace_tokens(key, self.session.version, self.owner, tokens)
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(provider = %self.session.provider, "tokens refreshed");
+                Ok(issued(tokens, now))
+            }
+            Err(StoreError::Conflict) => self.lost_lease().await,
+            Err(e) => {
+                tracing::error!(error = %e, "refreshed tokens could not be stored");
+                Err(store_error(e))
+            }
+        }
+    }
+
+    /// Ends the session, but only while still holding its lease.
+    async fn end(&self) -> Result<Issued, ApiError> {
+        match self
+            .app
+            .store
+            .delete_session_as_holder(&self.session.key, self.owner)
+            .await
+        {
+            Ok(()) => Err(ApiError::ReauthRequired),
+            Err(StoreError::Conflict) => self.lost_lease().await,
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    /// The lease is no longer ours (the session ended, or the lease was taken over).
+    async fn lost_lease(&self) -> Result<Issued, ApiError> {
+        match read(self.app, &self.session.key).await? {
+            Some(current) if current.version > self.session.version => {
+                Ok(issued(&current.tokens, self.app.now()))
+            }
+            Some(_) => Err(ApiError::ProviderUnavailable),
+            None => Err(ApiError::ReauthRequired),
+        }
+    }
+
+    async fn release(&self) {
+        if let Err(e) = self
+            .app
+            .store
+            .release_refresh_lease(&self.session.key, self.owner)
+            .await
+        {
+            tracing::warn!(error = %e, "could not release a refresh lease; it will expire");
         }
     }
 }

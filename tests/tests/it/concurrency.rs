@@ -71,6 +71,8 @@ on_both_backends!(
     a_failed_refresh_releases_the_lease_and_keeps_the_tokens,
     a_refreshed_id_token_naming_another_subject_issuer_or_audience_ends_the_session,
     invalid_grant_during_concurrent_refreshes_ends_the_session_once,
+    a_slow_provider_and_a_slow_key_set_never_cost_the_holder_its_lease,
+    a_caller_without_time_for_a_provider_call_does_not_start_one,
 );
 
 async fn twenty_forced_refreshes_on_separate_instances_make_one_grant_and_share_its_token(
@@ -175,8 +177,12 @@ async fn a_rotated_refresh_token_replaces_the_old_one_which_is_never_sent_again(
         ..Behavior::default()
     });
 
+    // Rounds further apart than the window in which a forced refresh reuses the last one.
+    let window = h.app_force_window();
     let first = forced_refreshes_on_separate_instances(&h, &browser, 10).await;
+    h.clock.advance(window);
     let second = forced_refreshes_on_separate_instances(&h, &browser, 10).await;
+    h.clock.advance(window);
     let third = forced_refreshes_on_separate_instances(&h, &browser, 10).await;
 
     for answers in [&first, &second, &third] {
@@ -292,4 +298,66 @@ async fn invalid_grant_during_concurrent_refreshes_ends_the_session_once(backend
             .await
             .is_none()
     );
+}
+
+async fn a_slow_provider_and_a_slow_key_set_never_cost_the_holder_its_lease(backend: BackendKind) {
+    // Leases run out in real time here, as they do in production.
+    let h = Harness::builder()
+        .backend(backend)
+        .real_time_clock()
+        .spawn()
+        .await;
+    let mut browser = h.browser();
+    let session_id = browser.sign_in("dev", "alice").await;
+    // The refreshed id_token is signed with a key the app has not seen: verifying it needs a
+    // JWKS refetch, and both the token endpoint and the JWKS take 9 s.
+    h.provider.rotate_keys();
+    h.set_behavior(Behavior {
+        token_delay_ms: Some(9_000),
+        jwks_delay_ms: Some(9_000),
+        ..Behavior::default()
+    });
+
+    let answers = forced_refreshes_on_separate_instances(&h, &browser, 2).await;
+
+    assert!(
+        answers.iter().all(|(s, _)| *s == StatusCode::OK),
+        "{answers:?}"
+    );
+    assert_eq!(h.stats().refresh_token_grants, 1, "one grant");
+    let sent = h.stats().refresh_tokens_received;
+    let unique: BTreeSet<&String> = sent.iter().collect();
+    assert_eq!(
+        unique.len(),
+        sent.len(),
+        "no refresh token sent twice: {sent:?}"
+    );
+    assert_eq!(distinct_tokens(&answers).len(), 1);
+    let after = h.session_for(&session_id).await;
+    assert_eq!(after.version, 1, "the session survived, refreshed once");
+    h.set_behavior(Behavior::default());
+    let info = browser.session().await;
+    assert_eq!(info.status, StatusCode::OK, "{info:?}");
+}
+
+async fn a_caller_without_time_for_a_provider_call_does_not_start_one(backend: BackendKind) {
+    let (h, _, session_id) = signed_in(backend).await;
+    let key = integration_tests::sha256_b64url(&session_id);
+
+    let answer = shared::flow::refresh::access_token(
+        &h.app,
+        &key,
+        true,
+        shared::deadline::Deadline::after(Duration::from_secs(3)),
+    )
+    .await;
+
+    assert!(
+        matches!(answer, Err(shared::http::ApiError::ProviderUnavailable)),
+        "{answer:?}"
+    );
+    assert_eq!(h.stats().refresh_token_grants, 0);
+    let after = h.session_for(&session_id).await;
+    assert_eq!(after.lease_until, 0, "no lease taken");
+    assert_eq!(after.version, 0);
 }

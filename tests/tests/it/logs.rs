@@ -76,6 +76,7 @@ async fn logs_never_contain_secrets() {
         token_error: Some((500, "provider down".into())),
         ..Behavior::default()
     });
+    h.clock.advance(h.app_force_window());
     assert_eq!(
         browser.refresh(true).await.status,
         StatusCode::SERVICE_UNAVAILABLE

@@ -98,6 +98,7 @@ async fn forced_refresh_gets_a_new_token_and_stores_the_rotated_refresh_token() 
     );
     assert!(!reply.body.contains(&rotated));
 
+    h.clock.advance(h.app_force_window());
     let again = browser.refresh(true).await;
 
     assert_eq!(again.status, StatusCode::OK, "{again:?}");
@@ -161,6 +162,7 @@ async fn refresh_keeps_the_old_refresh_token_when_the_provider_sends_none() {
     });
 
     let first = browser.refresh(true).await;
+    h.clock.advance(h.app_force_window());
     let second = browser.refresh(true).await;
 
     assert_eq!(first.status, StatusCode::OK, "{first:?}");
@@ -553,4 +555,46 @@ async fn refresh_with_a_malformed_body_is_invalid_request() {
         reply.assert_error(400, "invalid_request");
     }
     assert_eq!(h.stats().refresh_token_grants, 0);
+}
+
+#[tokio::test]
+async fn a_forced_refresh_right_after_another_returns_its_token() {
+    let h = Harness::spawn().await;
+    let (mut browser, _) = signed_in(&h).await;
+    let first = browser.refresh(true).await;
+    assert_eq!(first.status, StatusCode::OK, "{first:?}");
+
+    let again = browser.refresh(true).await;
+
+    assert_eq!(again.status, StatusCode::OK, "{again:?}");
+    assert_eq!(again.json()["access_token"], first.json()["access_token"]);
+    assert_eq!(
+        h.stats().refresh_token_grants,
+        1,
+        "coalesced, no second grant"
+    );
+
+    h.clock.advance(h.app_force_window());
+    let later = browser.refresh(true).await;
+    assert_eq!(later.status, StatusCode::OK, "{later:?}");
+    assert_ne!(later.json()["access_token"], first.json()["access_token"]);
+    assert_eq!(
+        h.stats().refresh_token_grants,
+        2,
+        "past the window, a new grant"
+    );
+}
+
+#[tokio::test]
+async fn the_force_window_can_be_switched_off() {
+    let h = Harness::builder()
+        .setting("force_refresh_window = \"0s\"")
+        .spawn()
+        .await;
+    let (mut browser, _) = signed_in(&h).await;
+    for _ in 0..2 {
+        let r = browser.refresh(true).await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    }
+    assert_eq!(h.stats().refresh_token_grants, 2);
 }
