@@ -1,9 +1,14 @@
 //! `cargo run -p local`: every route on 127.0.0.1:9000 from the same handlers the Lambda
 //! functions run, with the embedded store. Without a configuration file it also serves a
 //! development OpenID provider under `/dev-provider/` and a demo page at `/`.
+//!
+//! A client that sends its headers or its body slowly is cut off (see [`HEADER_READ_TIMEOUT`]
+//! and [`BODY_READ_TIMEOUT`]), so half-sent requests cannot hold connections open.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body as AxumBody;
@@ -16,6 +21,10 @@ use shared::config::Config;
 
 /// Largest request body forwarded to the handlers.
 const MAX_BODY: usize = 64 * 1024;
+/// Longest a client may take to send a request's headers (also while a connection idles).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest a client may take to send a request's body.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 const DEMO_PAGE: &str = include_str!("demo.html");
 
@@ -112,11 +121,36 @@ async fn run() -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
-    tracing::info!(address = %opts.listen, "local runner listening");
-    eprintln!("local: serving on {base}");
-    axum::serve(listener, router)
-        .await
-        .map_err(|e| e.to_string())
+    tracing::info!(address = %opts.listen, url = %base, "local runner listening");
+    if std::io::stdout().is_terminal() {
+        eprintln!("local: serving on {base}");
+    }
+    serve(listener, router).await
+}
+
+/// Serves HTTP/1.1 with a header-read timeout on every connection.
+async fn serve(listener: tokio::net::TcpListener, router: Router) -> Result<(), String> {
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: wait instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended");
+            }
+        });
+    }
 }
 
 /// Provider names are `[a-z0-9_-]`, so a plain JSON array needs no escaping beyond quotes.
@@ -128,13 +162,26 @@ fn serde_providers(names: &[String]) -> String {
 /// Hands a request to the shared handler as API Gateway would, and its answer back.
 async fn forward(app: Arc<App>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
-        return (
-            http::StatusCode::PAYLOAD_TOO_LARGE,
-            "request body too large",
-        )
-            .into_response();
-    };
+    let bytes =
+        match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(_)) => {
+                return (
+                    http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "request body too large",
+                )
+                    .into_response();
+            }
+            Err(_) => {
+                let mut resp =
+                    (http::StatusCode::REQUEST_TIMEOUT, "request body too slow").into_response();
+                resp.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+                return resp;
+            }
+        };
     let body = if bytes.is_empty() {
         lambda_http::Body::Empty
     } else {

@@ -11,6 +11,7 @@ mod headers;
 mod hostile;
 mod id_token;
 mod lambda;
+mod local_runner;
 mod login;
 mod logs;
 mod mobile;

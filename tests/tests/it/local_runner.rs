@@ -1,0 +1,133 @@
+//! The local runner as a process (`cargo run -p local`): slow clients are cut off instead of
+//! holding connections open, and what it prints is JSON log lines.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use integration_tests::runtime_api::function_binary;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A running `local` binary with its development configuration.
+struct Local {
+    child: tokio::process::Child,
+    addr: String,
+    stdout: std::path::PathBuf,
+    stderr: std::path::PathBuf,
+}
+
+impl Local {
+    async fn start() -> Self {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let addr = format!("127.0.0.1:{port}");
+        let dir = std::env::temp_dir();
+        let tag = shared::crypto::random_token(6);
+        let stdout = dir.join(format!("local-{tag}.out"));
+        let stderr = dir.join(format!("local-{tag}.err"));
+        let child = tokio::process::Command::new(function_binary("local"))
+            .args(["--listen", &addr])
+            .env_remove("AUTH_CONFIG_FILE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(std::fs::File::create(&stdout).unwrap()))
+            .stderr(Stdio::from(std::fs::File::create(&stderr).unwrap()))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the local runner starts");
+        for _ in 0..300 {
+            if TcpStream::connect(&addr).await.is_ok() {
+                return Self {
+                    child,
+                    addr,
+                    stdout,
+                    stderr,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the local runner did not listen on {addr}");
+    }
+
+    /// Sends `bytes` and waits (at most `limit`) for the server to answer or hang up.
+    async fn send_and_wait(&self, bytes: &[u8], limit: Duration) -> Option<String> {
+        let mut stream = TcpStream::connect(&self.addr).await.unwrap();
+        stream.write_all(bytes).await.unwrap();
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(limit, stream.read_to_end(&mut answer)).await;
+        read.ok()
+            .map(|_| String::from_utf8_lossy(&answer).into_owned())
+    }
+
+    async fn stop(mut self) -> (String, String) {
+        let _ = self.child.kill().await;
+        let out = std::fs::read_to_string(&self.stdout).unwrap_or_default();
+        let err = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+        let _ = std::fs::remove_file(&self.stdout);
+        let _ = std::fs::remove_file(&self.stderr);
+        (out, err)
+    }
+}
+
+#[tokio::test]
+async fn the_local_runner_hangs_up_on_headers_that_never_finish() {
+    let local = Local::start().await;
+
+    let answer = local
+        .send_and_wait(
+            b"GET /auth/session HTTP/1.1\r\nHost: x\r\n",
+            Duration::from_secs(20),
+        )
+        .await;
+
+    let answer = answer.expect("the connection was closed within the header-read timeout");
+    assert!(!answer.contains("200 OK"), "{answer}");
+    local.stop().await;
+}
+
+#[tokio::test]
+async fn the_local_runner_gives_up_on_a_body_that_never_finishes() {
+    let local = Local::start().await;
+
+    let answer = local
+        .send_and_wait(
+            b"POST /auth/token HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n\
+              content-length: 100\r\n\r\n{\"code\":",
+            Duration::from_secs(25),
+        )
+        .await;
+
+    let answer = answer.expect("the request was ended within the body-read timeout");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    local.stop().await;
+}
+
+#[tokio::test]
+async fn the_local_runner_prints_only_json_log_lines_when_not_on_a_terminal() {
+    let local = Local::start().await;
+    let answer = local
+        .send_and_wait(
+            b"GET /auth/session HTTP/1.1\r\nHost: x\r\nconnection: close\r\n\r\n",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(answer.is_some());
+
+    let (stdout, stderr) = local.stop().await;
+
+    let lines: Vec<&str> = stdout.lines().chain(stderr.lines()).collect();
+    assert!(
+        lines.iter().any(|l| l.contains("local runner listening")),
+        "{stdout}\n{stderr}"
+    );
+    for line in lines {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "not a JSON log line: {line:?}"
+        );
+    }
+}
