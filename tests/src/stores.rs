@@ -114,6 +114,25 @@ impl StoreHandle {
     pub async fn transaction_count(&self) -> usize {
         self.count(kind::TX).await
     }
+
+    /// Items of any kind held.
+    pub async fn item_count(&self) -> usize {
+        self.inner.scan().await.expect("scan").len()
+    }
+
+    /// Rewrites the stored item `pk` as someone with write access to the table but no key would.
+    pub async fn edit_item(&self, pk: &str, edit: impl FnOnce(&mut shared::store::item::Item)) {
+        let mut item = self
+            .inner
+            .scan()
+            .await
+            .expect("scan")
+            .into_iter()
+            .find(|i| i.get(attr::PK) == Some(&Attr::S(pk.into())))
+            .unwrap_or_else(|| panic!("no stored item {pk}"));
+        edit(&mut item);
+        self.inner.put_raw(item).await.expect("raw write");
+    }
 }
 
 impl Deref for StoreHandle {

@@ -7,6 +7,7 @@ mod callback;
 mod concurrency;
 mod cors;
 mod dynamodb;
+mod edge;
 mod headers;
 mod hostile;
 mod id_token;
