@@ -365,23 +365,26 @@ async fn a_ciphertext_moved_to_another_row_does_not_open(kind: &str) {
     assert!(matches!(store.get_session("s-1", NOW).await, Ok(None)));
 }
 
-/// The stored session `s-1`, edited by someone who can write the table but holds no key.
+/// The stored session `s-1`, edited by someone who can write the table but holds no key; the
+/// edit also sees the stored session `s-2`.
 async fn edited_session(
     kind: &str,
-    edit: impl FnOnce(&mut shared::store::item::Item),
+    edit: impl FnOnce(&mut shared::store::item::Item, &shared::store::item::Item),
 ) -> Arc<dyn Backend> {
     let (store, _) = backend(kind).await;
     store.create_session(&session("s-1", "a")).await.unwrap();
     store.create_session(&session("s-2", "b")).await.unwrap();
-    let mut item = store
-        .scan()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|i| i.get(attr::PK) == Some(&Attr::S("session#s-1".into())))
-        .unwrap();
-    edit(&mut item);
-    store.put_raw(item).await.unwrap();
+    let items = store.scan().await.unwrap();
+    let find = |pk: &str| {
+        items
+            .iter()
+            .find(|i| i.get(attr::PK) == Some(&Attr::S(pk.into())))
+            .cloned()
+            .unwrap()
+    };
+    let mut one = find("session#s-1");
+    edit(&mut one, &find("session#s-2"));
+    store.put_raw(one).await.unwrap();
     store
 }
 
@@ -401,7 +404,7 @@ async fn a_scan_shows_no_provider_or_subject_in_plain_text(kind: &str) {
 }
 
 async fn a_session_whose_expiry_was_extended_reads_as_absent(kind: &str) {
-    let store = edited_session(kind, |item| {
+    let store = edited_session(kind, |item, _| {
         item.insert(attr::EXPIRES_AT.into(), Attr::N(NOW + 10 * 365 * 86_400));
     })
     .await;
@@ -413,7 +416,7 @@ async fn a_session_whose_expiry_was_extended_reads_as_absent(kind: &str) {
 }
 
 async fn a_session_whose_version_was_edited_reads_as_absent(kind: &str) {
-    let store = edited_session(kind, |item| {
+    let store = edited_session(kind, |item, _| {
         item.insert(attr::VERSION.into(), Attr::N(7));
     })
     .await;
@@ -421,23 +424,11 @@ async fn a_session_whose_version_was_edited_reads_as_absent(kind: &str) {
 }
 
 async fn a_session_given_another_rows_identity_reads_as_absent(kind: &str) {
-    let (store, _) = backend(kind).await;
-    store.create_session(&session("s-1", "a")).await.unwrap();
-    store.create_session(&session("s-2", "b")).await.unwrap();
-    let items = store.scan().await.unwrap();
-    let find = |pk: &str| {
-        items
-            .iter()
-            .find(|i| i.get(attr::PK) == Some(&Attr::S(pk.into())))
-            .cloned()
-            .unwrap()
-    };
-    let mut one = find("session#s-1");
-    one.insert(
-        attr::IDENTITY.into(),
-        find("session#s-2").get(attr::IDENTITY).cloned().unwrap(),
-    );
-    store.put_raw(one).await.unwrap();
+    let store = edited_session(kind, |item, other| {
+        let identity = other.get(attr::IDENTITY).cloned().unwrap();
+        item.insert(attr::IDENTITY.into(), identity);
+    })
+    .await;
     assert!(matches!(store.get_session("s-1", NOW).await, Ok(None)));
 }
 
