@@ -1,5 +1,6 @@
-//! API Gateway (HTTP API, payload 2.0) events through the translation into a request and the
-//! whole edge of the token handler: never a panic, never a 500, always the contract's headers.
+//! API Gateway (HTTP API, payload 2.0) events through the translation into a request (the
+//! runtime loop's check, then lambda_http's conversion, which must then never panic) and the
+//! whole edge of the token handler: never a 500, always the contract's headers.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -42,7 +43,7 @@ fn fixture() -> &'static Fixture {
 }
 
 fuzz_target!(|data: &str| {
-    let Ok(req) = lambda_http::request::from_str(data) else {
+    let Some(req) = shared::lambda::request_from_event(data) else {
         return;
     };
     let f = fixture();

@@ -28,8 +28,13 @@ client_secret = "${{DEV_SECRET}}"
     )
 }
 
-/// Runs `function` with `event` and returns the API Gateway v2 response object.
+/// Runs `function` with the sample event `event` and returns the API Gateway v2 response object.
 async fn invoke(function: &str, event: &str, issuer: &str) -> (Value, String) {
+    invoke_event(function, sample_event(event), issuer).await
+}
+
+/// Runs `function` with `event` and returns the API Gateway v2 response object.
+async fn invoke_event(function: &str, event: Value, issuer: &str) -> (Value, String) {
     let binary = tokio::task::spawn_blocking({
         let f = function.to_owned();
         move || function_binary(&f)
@@ -43,7 +48,7 @@ async fn invoke(function: &str, event: &str, issuer: &str) -> (Value, String) {
         &[("AUTH_CONFIG", &cfg), ("DEV_SECRET", "lambda-test-secret")],
     )
     .expect("function starts");
-    let outcome = api.invoke(sample_event(event)).await;
+    let outcome = api.invoke(event).await;
     let logs = api.stop().await;
     match outcome {
         Ok(Outcome::Response(v)) => (v, logs),
@@ -120,6 +125,23 @@ async fn session_binary_answers_401_without_a_session() {
     let (resp, _) = invoke("session", "session-no-session.json", &provider.issuer()).await;
     assert_eq!(resp["statusCode"], 401);
     assert_eq!(error_code(&resp), "unauthenticated");
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_whose_uri_cannot_be_built_is_invalid_request_not_a_crash() {
+    let (provider, server) = provider().await;
+    for (host, query) in [("auth.`xample.com", ""), ("auth.example.com", "a=b c")] {
+        let mut event = sample_event("session-no-session.json");
+        event["headers"]["host"] = host.into();
+        event["rawQueryString"] = query.into();
+
+        let (resp, _) = invoke_event("session", event, &provider.issuer()).await;
+
+        assert_eq!(resp["statusCode"], 400, "{host:?} {query:?}: {resp}");
+        assert_eq!(error_code(&resp), "invalid_request");
+        assert_eq!(header(&resp, "cache-control"), Some("no-store"));
+    }
     server.abort();
 }
 
