@@ -2,6 +2,16 @@
 
 use url::Url;
 
+/// True for hosts on this machine, where plain http is acceptable.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
 /// A configured provider's name, as it appears in `/auth/{provider}/…`: 1–32 of `[a-z0-9_-]`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ProviderId(String);
@@ -62,9 +72,8 @@ impl Origin {
 
     /// True for `https` origins and for plain `http` on a loopback host.
     pub fn is_https_or_loopback(&self) -> bool {
-        Url::parse(&self.0).is_ok_and(|u| {
-            u.scheme() == "https" || (u.scheme() == "http" && crate::config::is_loopback(&u))
-        })
+        Url::parse(&self.0)
+            .is_ok_and(|u| u.scheme() == "https" || (u.scheme() == "http" && is_loopback(&u)))
     }
 }
 

@@ -4,6 +4,7 @@ pub mod client;
 pub mod discovery;
 pub mod id_token;
 pub mod jwks;
+pub mod presets;
 pub mod token;
 
 use std::sync::Arc;
