@@ -8,33 +8,16 @@ use std::time::Instant;
 use http::Method;
 use tracing::Instrument;
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, StoreConfig};
+use crate::edge::{ApiError, Cookies, Request, Response, finish};
 use crate::flow;
-use crate::http::{ApiError, Cookies, Request, Response, finish};
 use crate::provider::Provider;
 use crate::provider::client::HttpClient;
 use crate::store::Store;
 use crate::store::dynamodb::{DynamoSettings, DynamoStore};
 use crate::store::memory::MemoryStore;
 use crate::types::ProviderId;
-
-/// Current time in unix seconds; a trait so tests can move time.
-pub trait Clock: Send + Sync {
-    /// Seconds since the epoch.
-    fn now(&self) -> u64;
-}
-
-/// The system clock.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-    }
-}
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -236,8 +219,8 @@ impl App {
             return ApiError::NotFound.response();
         };
         if req.method() == Method::OPTIONS {
-            let origin = crate::http::allowed_origin(req, &self.config.allowed_origins);
-            return crate::http::preflight(origin);
+            let origin = crate::edge::allowed_origin(req, &self.config.allowed_origins);
+            return crate::edge::preflight(origin);
         }
         if req.method() != route.method() {
             let mut resp = ApiError::MethodNotAllowed.response();

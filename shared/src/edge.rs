@@ -1,5 +1,5 @@
-//! The HTTP edge: query and cookie parsing with limits, cookies, CORS, and every error mapped
-//! to its status and JSON body in one place.
+//! The HTTP edge (named so it does not shadow the `http` crate): query and cookie parsing with
+//! limits, cookies, CORS, and every error mapped to its status and JSON body in one place.
 
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::Body;

@@ -3,15 +3,15 @@
 
 use crate::app::App;
 use crate::crypto::{TOKEN_BYTES, is_token_shaped, random_token};
-use crate::http::{ApiError, FormError, Query, Request, Response, add_cookie, cookie, redirect};
+use crate::edge::{ApiError, FormError, Query, Request, Response, add_cookie, cookie, redirect};
 use crate::provider::id_token::{self, Expected};
 use crate::provider::{Provider, token};
 use crate::secret::{AuthCode, SessionId};
 use crate::store::{Handoff, Profile, Session, TokenSet};
 use crate::types::ReturnTo;
 
-use super::login::{redirect_uri, transaction_key};
-use super::session_key;
+use super::login::redirect_uri;
+use crate::store::keys::{handoff_key, session_key, transaction_key};
 
 /// Error codes a provider may send that are passed on to the frontend; anything else becomes
 /// `access_denied`. The provider's description is never passed on.
@@ -235,7 +235,7 @@ pub async fn complete(
     if let Some(app_login) = &tx.app {
         let code = random_token(TOKEN_BYTES);
         let handoff = Handoff {
-            key: super::handoff::handoff_key(&code),
+            key: handoff_key(&code),
             challenge: app_login.challenge.clone(),
             session,
             expires_at: now + super::handoff::HANDOFF_TTL,

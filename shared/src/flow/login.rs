@@ -3,10 +3,11 @@
 use url::Url;
 
 use crate::app::App;
-use crate::crypto::{TOKEN_BYTES, is_token_shaped, pkce_s256, random_token, sha256_b64url};
-use crate::http::{ApiError, Query, Request, Response, add_cookie, cookie, redirect};
+use crate::crypto::{TOKEN_BYTES, is_token_shaped, pkce_s256, random_token};
+use crate::edge::{ApiError, Query, Request, Response, add_cookie, cookie, redirect};
 use crate::provider::Provider;
 use crate::secret::{BrowserBinding, CodeVerifier, Nonce, State};
+use crate::store::keys::transaction_key;
 use crate::store::{AppLogin, StoreError, Transaction};
 use crate::types::{AppRedirect, ReturnTo};
 
@@ -26,12 +27,6 @@ impl std::fmt::Debug for LoginStarted {
             .field("binding", &self.binding)
             .finish_non_exhaustive()
     }
-}
-
-/// The transaction key: only someone holding the state, the browser's binding cookie and
-/// the provider name can find (and so consume) the transaction.
-pub fn transaction_key(provider: &str, state: &str, binding: &str) -> String {
-    sha256_b64url(format!("tx\n{provider}\n{state}\n{binding}").as_bytes())
 }
 
 /// The callback URL registered at the provider, from configuration only.

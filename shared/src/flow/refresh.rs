@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::app::App;
 use crate::crypto::{random_below, random_token};
 use crate::deadline::Deadline;
-use crate::http::{
+use crate::edge::{
     ApiError, Request, Response, add_cors, allowed_origin, body_bytes, json_response,
 };
 use crate::provider::discovery::Metadata;
@@ -19,7 +19,8 @@ use crate::provider::{Provider, ProviderError, token};
 use crate::secret::AccessToken;
 use crate::store::{Session, StoreError, TokenSet};
 
-use super::{authenticate, store_error};
+use super::store_error;
+use crate::caller::authenticate;
 
 /// Access token lifetime assumed when the provider does not say.
 const DEFAULT_EXPIRES_IN: u64 = 3600;
@@ -45,7 +46,7 @@ struct Options {
 pub async fn handle(app: &App, req: &Request) -> Response {
     let origin = allowed_origin(req, &app.config.allowed_origins);
     let result = async {
-        let (key, _) = authenticate(app, req, true)?;
+        let (key, _) = authenticate(req, app.cookies, &app.config.allowed_origins, true)?;
         let body = body_bytes(req).ok_or(ApiError::InvalidRequest)?;
         let options: Options = if body.iter().all(u8::is_ascii_whitespace) {
             Options::default()

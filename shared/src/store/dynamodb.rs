@@ -434,6 +434,7 @@ impl RawItems for DynamoStore {
         }
     }
 
+    #[cfg(feature = "test-support")]
     async fn put_raw(&self, item: Item) -> Result<(), StoreError> {
         self.client
             .put_item()

@@ -353,7 +353,7 @@ async fn a_caller_without_time_for_a_provider_call_does_not_start_one(backend: B
     .await;
 
     assert!(
-        matches!(answer, Err(shared::http::ApiError::ProviderUnavailable)),
+        matches!(answer, Err(shared::edge::ApiError::ProviderUnavailable)),
         "{answer:?}"
     );
     assert_eq!(h.stats().refresh_token_grants, 0);
