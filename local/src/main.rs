@@ -98,7 +98,10 @@ async fn run() -> Result<(), String> {
         }
     };
     let providers: Vec<String> = config.providers.keys().map(|p| p.to_string()).collect();
-    let app = Arc::new(App::from_config(config).await.map_err(|e| e.to_string())?);
+    let app = App::from_config(config)
+        .await
+        .map_err(|e| shared::telemetry::Chain(&e).to_string())?;
+    let app = Arc::new(app);
     let providers = serde_json::to_string(&providers).map_err(|e| e.to_string())?;
     let page = DEMO_PAGE.replace("{{PROVIDERS}}", &providers);
     let router = router

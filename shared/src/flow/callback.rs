@@ -8,6 +8,7 @@ use crate::provider::id_token::{self, Expected};
 use crate::provider::{Provider, token};
 use crate::secret::{AuthCode, SessionId};
 use crate::store::{Handoff, Profile, Session, TokenSet};
+use crate::telemetry::Chain;
 use crate::types::ReturnTo;
 
 use super::login::redirect_uri;
@@ -113,6 +114,7 @@ pub async fn handle(app: &App, provider: &str, req: &Request) -> Response {
 
 /// Runs the callback. Errors before the transaction is found are client errors; after it is
 /// consumed, failures are redirects to its `return_to`.
+#[tracing::instrument(name = "callback", skip_all, fields(provider = %provider.config.id))]
 pub async fn complete(
     app: &App,
     provider: &Provider,
@@ -143,7 +145,7 @@ pub async fn complete(
 
     let metadata = match provider.metadata(&app.http).await {
         Ok(m) => m,
-        Err(e) => return fail(&e.to_string()),
+        Err(e) => return fail(&Chain(&e).to_string()),
     };
     // RFC 9207: a present iss must match; a provider that advertises it must send it.
     match query.single("iss") {
@@ -184,7 +186,7 @@ pub async fn complete(
     .await
     {
         Ok(t) => t,
-        Err(e) => return fail(&e.to_string()),
+        Err(e) => return fail(&Chain(&e).to_string()),
     };
     let Some(raw_id_token) = tokens.id_token.as_ref() else {
         return fail("no id_token in the token response");
@@ -205,7 +207,7 @@ pub async fn complete(
     .await
     {
         Ok(c) => c,
-        Err(e) => return fail(&e.to_string()),
+        Err(e) => return fail(&Chain(&e).to_string()),
     };
     if claims.sub.is_empty() || claims.sub.len() > 255 {
         return fail("unusable subject");
@@ -241,7 +243,7 @@ pub async fn complete(
             expires_at: now + super::handoff::HANDOFF_TTL,
         };
         if let Err(e) = app.store.put_handoff(&handoff).await {
-            return fail(&e.to_string());
+            return fail(&Chain(&e).to_string());
         }
         tracing::info!(
             provider = id,
@@ -257,7 +259,7 @@ pub async fn complete(
         ..session
     };
     if let Err(e) = app.store.create_session(&session).await {
-        return fail(&e.to_string());
+        return fail(&Chain(&e).to_string());
     }
     tracing::info!(provider = id, "session created");
     Ok(Outcome::SignedIn {

@@ -87,6 +87,7 @@ fn verifier_shaped(v: &str) -> bool {
 }
 
 /// Consumes the code (whatever the verifier) and creates the session when the verifier matches.
+#[tracing::instrument(name = "redeem", skip_all)]
 pub async fn redeem(app: &App, code: &str, verifier: &str) -> Result<Redeemed, ApiError> {
     if !is_token_shaped(code) {
         return Err(ApiError::InvalidGrant);

@@ -66,6 +66,7 @@ pub async fn handle(app: &App, provider: &str, req: &Request) -> Response {
 }
 
 /// Validates the request, stores the transaction and builds the authorization URL.
+#[tracing::instrument(name = "login", skip_all, fields(provider = %provider.config.id))]
 pub async fn start(
     app: &App,
     provider: &Provider,
@@ -103,7 +104,7 @@ pub async fn start(
     };
 
     let metadata = provider.metadata(&app.http).await.map_err(|e| {
-        tracing::warn!(provider = %provider.config.id, error = %e, "discovery failed");
+        tracing::warn!(provider = %provider.config.id, error = %crate::telemetry::Chain(&e), "discovery failed");
         ApiError::ProviderUnavailable
     })?;
 

@@ -15,9 +15,10 @@ use crate::edge::{
 };
 use crate::provider::discovery::Metadata;
 use crate::provider::id_token::{self, Expected, IdTokenError};
-use crate::provider::{Provider, ProviderError, token};
+use crate::provider::{OAuthError, Provider, ProviderError, token};
 use crate::secret::AccessToken;
 use crate::store::{Session, StoreError, TokenSet};
+use crate::telemetry::Chain;
 
 use super::store_error;
 use crate::caller::authenticate;
@@ -147,6 +148,7 @@ fn from_store(
 /// refresh token is never spent twice, and a rotated one replaces the old in the same write
 /// that stores the new access token. Nobody starts a provider call that could not end, and be
 /// written, before both its lease and `deadline` run out.
+#[tracing::instrument(name = "refresh", skip_all, fields(force = force))]
 pub async fn access_token(
     app: &App,
     key: &str,
@@ -248,6 +250,7 @@ impl Holder<'_> {
     /// its tokens are written whatever happens next (a rotated refresh token is spendable only
     /// once). A refreshed id_token is checked before the write when that fits in the turn, else
     /// after it, ending the session when it names someone else.
+    #[tracing::instrument(name = "lease_holder", skip_all, fields(provider = %self.session.provider))]
     async fn refresh(self) -> Result<Issued, ApiError> {
         let app = self.app;
         let call_budget = self.turn.less(STORE_WRITE_BUDGET).remaining();
@@ -267,12 +270,14 @@ impl Holder<'_> {
         );
         let response = match tokio::time::timeout(call_budget, grant).await {
             Ok(Ok(r)) => r,
-            Ok(Err(ProviderError::Rejected { error })) if error == "invalid_grant" => {
+            Ok(Err(ProviderError::Rejected {
+                error: OAuthError::InvalidGrant,
+            })) => {
                 tracing::info!(provider = %self.session.provider, "refresh token no longer valid");
                 return self.end().await;
             }
             Ok(Err(e)) => {
-                tracing::warn!(provider = %self.session.provider, error = %e, "refresh failed");
+                tracing::warn!(provider = %self.session.provider, error = %Chain(&e), "refresh failed");
                 self.release().await;
                 return Err(ApiError::ProviderUnavailable);
             }
@@ -368,7 +373,7 @@ impl Holder<'_> {
             }
             Err(StoreError::Conflict) => self.lost_lease().await,
             Err(e) => {
-                tracing::error!(error = %e, "refreshed tokens could not be stored");
+                tracing::error!(error = %Chain(&e), "refreshed tokens could not be stored");
                 Err(store_error(e))
             }
         }

@@ -61,7 +61,9 @@ pub async fn handle_logout(app: &App, req: &Request) -> Response {
             {
                 match token::revoke(&app.http, &provider.config, endpoint, rt).await {
                     Ok(()) => tracing::info!("refresh token revoked"),
-                    Err(e) => tracing::warn!(error = %e, "revocation failed"),
+                    Err(e) => {
+                        tracing::warn!(error = %crate::telemetry::Chain(&e), "revocation failed");
+                    }
                 }
             }
             end_session_url = metadata.end_session_endpoint.as_ref().map(|u| {
