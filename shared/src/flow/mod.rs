@@ -18,7 +18,7 @@ pub(crate) fn store_error(e: StoreError) -> ApiError {
             ApiError::Internal
         }
         other => {
-            tracing::warn!(error = %other, "store failure");
+            tracing::warn!(error = %crate::telemetry::Chain(&other), "store failure");
             ApiError::StoreUnavailable
         }
     }

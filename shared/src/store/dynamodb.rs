@@ -107,12 +107,12 @@ impl DynamoStore {
             .attribute_name(attr::PK)
             .attribute_type(ScalarAttributeType::S)
             .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
         let key = KeySchemaElement::builder()
             .attribute_name(attr::PK)
             .key_type(KeyType::Hash)
             .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
         let created = self
             .client
             .create_table()
@@ -135,7 +135,7 @@ impl DynamoStore {
             .enabled(true)
             .attribute_name(attr::EXPIRES_AT)
             .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
         // Best effort: TTL is housekeeping; reads already ignore expired items.
         if let Err(e) = self
             .client
@@ -192,10 +192,12 @@ fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool 
         .is_some_and(|c| c == "ConditionalCheckFailedException")
 }
 
-fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    e: SdkError<E, R>,
-) -> StoreError {
-    StoreError::Unavailable(DisplayErrorContext(&e).to_string())
+fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    StoreError::Unavailable(Box::new(e))
 }
 
 fn number(n: u64) -> AttributeValue {

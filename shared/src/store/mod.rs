@@ -132,8 +132,8 @@ pub enum StoreError {
     #[error("item changed or disappeared since it was read")]
     Conflict,
     /// The backend could not be reached or kept failing.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
+    #[error("store unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Stored data could not be decoded or decrypted.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
