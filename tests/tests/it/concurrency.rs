@@ -58,7 +58,11 @@ macro_rules! on_both_backends {
         }
         mod dynamodb {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name(integration_tests::BackendKind::Dynamodb).await })*
+            async fn $name() {
+                if integration_tests::dynamodb_or_skip(stringify!($name)) {
+                    super::$name(integration_tests::BackendKind::Dynamodb).await
+                }
+            })*
         }
     };
 }
