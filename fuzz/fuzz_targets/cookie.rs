@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     for name in ["__Host-session", "__Host-auth_tx", "session", "auth_tx"] {
-        if let Some(found) = shared::http::cookie(&req, name) {
+        if let Some(found) = shared::edge::cookie(&req, name) {
             assert!(!found.is_empty());
             assert!(!found.contains(';'), "{found:?}");
         }

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shared::http::{MAX_QUERY, Query, parse_form};
+use shared::edge::{MAX_QUERY, Query, parse_form};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(pairs) = parse_form(data, MAX_QUERY) {

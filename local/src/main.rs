@@ -28,32 +28,17 @@ pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 const DEMO_PAGE: &str = include_str!("demo.html");
 
+/// Serves every route of the token handler on one address, from the Lambda functions' handlers.
+#[derive(clap::Parser)]
+#[command(name = "local", version)]
 struct Options {
+    /// Address to listen on.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:9000")]
     listen: SocketAddr,
+    /// A configuration file (TOML). Without one, a development OpenID provider is served under
+    /// /dev-provider/ and used.
+    #[arg(long = "config", env = "AUTH_CONFIG_FILE")]
     config_file: Option<String>,
-}
-
-fn options() -> Result<Options, String> {
-    let mut listen = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:9000".into());
-    let mut config_file = std::env::var("AUTH_CONFIG_FILE").ok();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--listen" => listen = args.next().ok_or("--listen needs an address")?,
-            "--config" => config_file = Some(args.next().ok_or("--config needs a file")?),
-            "-h" | "--help" => {
-                return Err("usage: local [--listen 127.0.0.1:9000] [--config auth.toml]".into());
-            }
-            other => return Err(format!("unknown argument {other}; see --help")),
-        }
-    }
-    let listen = listen
-        .parse()
-        .map_err(|_| format!("--listen: {listen} is not an address like 127.0.0.1:9000"))?;
-    Ok(Options {
-        listen,
-        config_file,
-    })
 }
 
 /// The configuration used when none is given: the built-in provider `dev`, plain-http cookies.
@@ -90,7 +75,7 @@ async fn main() {
 }
 
 async fn run() -> Result<(), String> {
-    let opts = options()?;
+    let opts = <Options as clap::Parser>::parse();
     let base = format!("http://{}", opts.listen);
     let mut router = Router::new();
     let config = match &opts.config_file {
@@ -113,8 +98,12 @@ async fn run() -> Result<(), String> {
         }
     };
     let providers: Vec<String> = config.providers.keys().map(|p| p.to_string()).collect();
-    let app = Arc::new(App::from_config(config).await.map_err(|e| e.to_string())?);
-    let page = DEMO_PAGE.replace("{{PROVIDERS}}", &serde_providers(&providers));
+    let app = App::from_config(config)
+        .await
+        .map_err(|e| shared::telemetry::Chain(&e).to_string())?;
+    let app = Arc::new(app);
+    let providers = serde_json::to_string(&providers).map_err(|e| e.to_string())?;
+    let page = DEMO_PAGE.replace("{{PROVIDERS}}", &providers);
     let router = router
         .route("/", get(move || async move { Html(page.clone()) }))
         .fallback(move |req: Request| forward(Arc::clone(&app), req));
@@ -151,12 +140,6 @@ async fn serve(listener: tokio::net::TcpListener, router: Router) -> Result<(), 
             }
         });
     }
-}
-
-/// Provider names are `[a-z0-9_-]`, so a plain JSON array needs no escaping beyond quotes.
-fn serde_providers(names: &[String]) -> String {
-    let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
-    format!("[{}]", quoted.join(","))
 }
 
 /// Hands a request to the shared handler as API Gateway would, and its answer back.

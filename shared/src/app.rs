@@ -8,33 +8,16 @@ use std::time::Instant;
 use http::Method;
 use tracing::Instrument;
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, StoreConfig};
+use crate::edge::{ApiError, Cookies, Request, Response, finish};
 use crate::flow;
-use crate::http::{ApiError, Cookies, Request, Response, finish};
 use crate::provider::Provider;
 use crate::provider::client::HttpClient;
 use crate::store::Store;
 use crate::store::dynamodb::{DynamoSettings, DynamoStore};
 use crate::store::memory::MemoryStore;
 use crate::types::ProviderId;
-
-/// Current time in unix seconds; a trait so tests can move time.
-pub trait Clock: Send + Sync {
-    /// Seconds since the epoch.
-    fn now(&self) -> u64;
-}
-
-/// The system clock.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-    }
-}
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -43,14 +26,17 @@ pub enum StartupError {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     /// The configuration could not be read from its source.
-    #[error("{0}")]
-    Source(String),
+    #[error("reading the configuration")]
+    Source(#[source] crate::source::SourceError),
     /// The outbound HTTP client could not be built.
-    #[error("HTTP client: {0}")]
-    Http(String),
-    /// The configured store is not available in this build.
-    #[error("store: {0}")]
-    Store(String),
+    #[error("building the HTTP client")]
+    Http(#[source] crate::provider::client::FetchError),
+    /// Encryption keys are required for a store outside this process.
+    #[error("encryption.keys is required for DynamoDB")]
+    NoKeys,
+    /// The table could not be created (`create_table = true`).
+    #[error("creating the table")]
+    Store(#[source] crate::store::StoreError),
 }
 
 /// Which Lambda function is running; each answers only its own routes.
@@ -135,7 +121,7 @@ pub struct App {
 impl App {
     /// Builds the application from a configuration and a store.
     pub fn new(mut config: Config, store: Arc<dyn Store>) -> Result<Self, StartupError> {
-        let http = HttpClient::new().map_err(|e| StartupError::Http(e.to_string()))?;
+        let http = HttpClient::new().map_err(StartupError::Http)?;
         let providers = std::mem::take(&mut config.providers)
             .into_iter()
             .map(|(id, cfg)| (id, Provider::new(cfg)))
@@ -164,9 +150,7 @@ impl App {
                 region,
                 create_table,
             } => {
-                let keyring = keyring.ok_or_else(|| {
-                    StartupError::Store("encryption.keys is required for DynamoDB".into())
-                })?;
+                let keyring = keyring.ok_or(StartupError::NoKeys)?;
                 let settings = DynamoSettings {
                     table: table.clone(),
                     endpoint: endpoint.clone(),
@@ -174,10 +158,7 @@ impl App {
                 };
                 let store = DynamoStore::connect(&settings, keyring).await;
                 if *create_table {
-                    store
-                        .ensure_table()
-                        .await
-                        .map_err(|e| StartupError::Store(e.to_string()))?;
+                    store.ensure_table().await.map_err(StartupError::Store)?;
                 }
                 Arc::new(store)
             }
@@ -236,8 +217,8 @@ impl App {
             return ApiError::NotFound.response();
         };
         if req.method() == Method::OPTIONS {
-            let origin = crate::http::allowed_origin(req, &self.config.allowed_origins);
-            return crate::http::preflight(origin);
+            let origin = crate::edge::allowed_origin(req, &self.config.allowed_origins);
+            return crate::edge::preflight(origin);
         }
         if req.method() != route.method() {
             let mut resp = ApiError::MethodNotAllowed.response();

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_http::RequestExt;
 
-use crate::http::Request;
+use crate::edge::Request;
 
 /// Kept back from a Lambda deadline for writing the response and the last log line.
 const LAMBDA_MARGIN: Duration = Duration::from_millis(500);

@@ -24,8 +24,10 @@ pub async fn run(function: Function) -> Result<(), Error> {
     let app = match load().await {
         Ok(app) => Arc::new(app),
         Err(e) => {
-            tracing::error!(error = %e, "start-up failed");
-            return Err(e.into());
+            // One message with the whole chain: it names the configuration key at fault.
+            let message = crate::telemetry::Chain(&e).to_string();
+            tracing::error!(error = %message, "start-up failed");
+            return Err(message.into());
         }
     };
     let handler = service_fn(move |req: Request| {
@@ -38,7 +40,7 @@ pub async fn run(function: Function) -> Result<(), Error> {
 async fn load() -> Result<App, crate::app::StartupError> {
     let config = crate::source::load()
         .await
-        .map_err(|e| crate::app::StartupError::Source(e.to_string()))?;
+        .map_err(crate::app::StartupError::Source)?;
     App::from_config(config).await
 }
 

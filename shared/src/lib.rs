@@ -4,11 +4,13 @@
 //! and hand each request to [`app::App::handle`].
 
 pub mod app;
+pub mod caller;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod deadline;
+pub mod edge;
 pub mod flow;
-pub mod http;
 pub mod lambda;
 pub mod provider;
 pub mod secret;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use dev_provider::{Behavior, Client, DevProvider, Stats};
 use shared::App;
-use shared::app::Clock;
+use shared::clock::Clock;
 use shared::config::Config;
 use shared::store::Session;
 use tokio::task::JoinHandle;
@@ -47,7 +47,7 @@ impl FakeClock {
     /// A stopped clock at the current system time.
     pub fn at_system_time() -> Arc<Self> {
         Arc::new(Self {
-            value: AtomicU64::new(shared::app::SystemClock.now()),
+            value: AtomicU64::new(shared::clock::SystemClock.now()),
             real_time: false,
         })
     }
@@ -71,7 +71,7 @@ impl Clock for FakeClock {
     fn now(&self) -> u64 {
         let value = self.value.load(Ordering::SeqCst);
         if self.real_time {
-            shared::app::SystemClock.now() + value
+            shared::clock::SystemClock.now() + value
         } else {
             value
         }

@@ -21,7 +21,7 @@ pub use logs::{CapturedLogs, LogGuard};
 pub use net::{CountingServer, submit_sign_in_form};
 pub use stores::{
     Backend, BackendKind, StoreHandle, TEST_KEY, assert_scan_has_no, dynamo_store,
-    dynamodb_endpoint, unique_table,
+    dynamodb_endpoint, dynamodb_or_skip, unique_table,
 };
 
 use base64::Engine;

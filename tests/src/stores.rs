@@ -27,6 +27,23 @@ pub enum BackendKind {
     Dynamodb,
 }
 
+/// True when the DynamoDB-compatible server of the test command is there. When it is not (plain
+/// `cargo test`), says which test is skipped and how to run it, and the test returns at once.
+pub fn dynamodb_or_skip(test: &str) -> bool {
+    if std::env::var_os("DYNAMODB_ENDPOINT").is_some() {
+        return true;
+    }
+    // Straight to the process's stderr: the test harness would swallow eprintln! of a test
+    // that passes.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped {test}: it needs a DynamoDB-compatible server; run scripts/test, which starts \
+         moto and sets DYNAMODB_ENDPOINT"
+    );
+    false
+}
+
 /// The endpoint of the DynamoDB-compatible server the test command started.
 pub fn dynamodb_endpoint() -> String {
     std::env::var("DYNAMODB_ENDPOINT").expect(

@@ -3,15 +3,17 @@
 
 use crate::app::App;
 use crate::crypto::{TOKEN_BYTES, is_token_shaped, random_token};
-use crate::http::{ApiError, FormError, Query, Request, Response, add_cookie, cookie, redirect};
+use crate::edge::{ApiError, FormError, Query, Request, Response, add_cookie, cookie, redirect};
+use crate::provider::discovery::Metadata;
 use crate::provider::id_token::{self, Expected};
 use crate::provider::{Provider, token};
 use crate::secret::{AuthCode, SessionId};
-use crate::store::{Handoff, Profile, Session, TokenSet};
+use crate::store::{Handoff, Profile, Session, TokenSet, Transaction};
+use crate::telemetry::Chain;
 use crate::types::ReturnTo;
 
-use super::login::{redirect_uri, transaction_key};
-use super::session_key;
+use super::login::redirect_uri;
+use crate::store::keys::{handoff_key, session_key, transaction_key};
 
 /// Error codes a provider may send that are passed on to the frontend; anything else becomes
 /// `access_denied`. The provider's description is never passed on.
@@ -113,13 +115,45 @@ pub async fn handle(app: &App, provider: &str, req: &Request) -> Response {
 
 /// Runs the callback. Errors before the transaction is found are client errors; after it is
 /// consumed, failures are redirects to its `return_to`.
+#[tracing::instrument(name = "callback", skip_all, fields(provider = %provider.config.id))]
 pub async fn complete(
     app: &App,
     provider: &Provider,
     query: &Query,
     binding: Option<&str>,
 ) -> Result<Outcome, ApiError> {
-    let id = provider.config.id.as_str();
+    let tx = take_transaction(app, provider, query, binding).await?;
+    let fail = |reason: &str| {
+        tracing::warn!(reason, "login failed");
+        Outcome::Redirect(tx.error_location("login_failed"))
+    };
+    let metadata = match provider.metadata(&app.http).await {
+        Ok(m) => m,
+        Err(e) => return Ok(fail(&Chain(&e).to_string())),
+    };
+    check_issuer(query, provider, &metadata)?;
+    if let Some(code) = provider_error(query) {
+        tracing::info!(code, "provider returned an error");
+        return Ok(Outcome::Redirect(tx.error_location(code)));
+    }
+    let session = match signed_in(app, provider, &metadata, query, &tx).await {
+        Ok(session) => session,
+        Err(reason) => return Ok(fail(&reason)),
+    };
+    match deliver(app, &tx, session).await {
+        Ok(outcome) => Ok(outcome),
+        Err(reason) => Ok(fail(&reason)),
+    }
+}
+
+/// Consumes the transaction that `state`, the browser's binding cookie and the provider name
+/// find, in one atomic step; anything else is `invalid_state` and consumes nothing.
+async fn take_transaction(
+    app: &App,
+    provider: &Provider,
+    query: &Query,
+    binding: Option<&str>,
+) -> Result<Transaction, ApiError> {
     let state = query
         .single("state")
         .ok()
@@ -129,89 +163,84 @@ pub async fn complete(
     let binding = binding
         .filter(|b| is_token_shaped(b))
         .ok_or(ApiError::InvalidState)?;
-    let now = app.now();
-    let tx = app
-        .store
-        .take_transaction(&transaction_key(id, state, binding), now)
+    let key = transaction_key(provider.config.id.as_str(), state, binding);
+    app.store
+        .take_transaction(&key, app.now())
         .await
         .map_err(super::store_error)?
-        .ok_or(ApiError::InvalidState)?;
-    let fail = |reason: &str| {
-        tracing::warn!(provider = id, reason, "login failed");
-        Ok(Outcome::Redirect(tx.error_location("login_failed")))
-    };
+        .ok_or(ApiError::InvalidState)
+}
 
-    let metadata = match provider.metadata(&app.http).await {
-        Ok(m) => m,
-        Err(e) => return fail(&e.to_string()),
-    };
-    // RFC 9207: a present iss must match; a provider that advertises it must send it.
+/// RFC 9207: a present `iss` must match; a provider that advertises it must send it.
+fn check_issuer(query: &Query, provider: &Provider, metadata: &Metadata) -> Result<(), ApiError> {
     match query.single("iss") {
-        Err(_) => return Err(ApiError::InvalidIssuer),
-        Ok(Some(iss)) if iss != provider.config.issuer() => return Err(ApiError::InvalidIssuer),
+        Err(_) => Err(ApiError::InvalidIssuer),
+        Ok(Some(iss)) if iss != provider.config.issuer() => Err(ApiError::InvalidIssuer),
         Ok(None) if metadata.authorization_response_iss_parameter_supported => {
-            return Err(ApiError::InvalidIssuer);
+            Err(ApiError::InvalidIssuer)
         }
-        Ok(_) => {}
+        Ok(_) => Ok(()),
     }
+}
 
+/// The error code to pass on when the provider answered with `error`: one of a fixed list,
+/// else `access_denied`; its description is never passed on.
+fn provider_error(query: &Query) -> Option<&'static str> {
     match query.single("error") {
-        Ok(None) => {}
-        Ok(Some(error)) => {
-            let code = PASSED_ON_ERRORS
+        Ok(None) => None,
+        Ok(Some(error)) => Some(
+            PASSED_ON_ERRORS
                 .iter()
                 .find(|c| **c == error)
                 .copied()
-                .unwrap_or("access_denied");
-            tracing::info!(provider = id, code, "provider returned an error");
-            return Ok(Outcome::Redirect(tx.error_location(code)));
-        }
-        Err(_) => return Ok(Outcome::Redirect(tx.error_location("access_denied"))),
+                .unwrap_or("access_denied"),
+        ),
+        Err(_) => Some("access_denied"),
     }
+}
 
+/// Exchanges the code and verifies the id_token: the session to create, or why not (for logs).
+async fn signed_in(
+    app: &App,
+    provider: &Provider,
+    metadata: &Metadata,
+    query: &Query,
+    tx: &Transaction,
+) -> Result<Session, String> {
     let code = match query.single("code") {
         Ok(Some(c)) if !c.is_empty() && c.len() <= MAX_CODE => AuthCode::new(c),
-        _ => return fail("missing or malformed code"),
+        _ => return Err("missing or malformed code".into()),
     };
-    let tokens = match token::exchange_code(
+    let id = provider.config.id.as_str();
+    let redirect_uri = redirect_uri(app, id);
+    let tokens = token::exchange_code(
         &app.http,
         &provider.config,
-        &metadata,
+        metadata,
         &code,
         &tx.verifier,
-        &redirect_uri(app, id),
+        &redirect_uri,
     )
     .await
-    {
-        Ok(t) => t,
-        Err(e) => return fail(&e.to_string()),
-    };
-    let Some(raw_id_token) = tokens.id_token.as_ref() else {
-        return fail("no id_token in the token response");
-    };
+    .map_err(|e| Chain(&e).to_string())?;
+    let raw_id_token = tokens
+        .id_token
+        .as_ref()
+        .ok_or("no id_token in the token response")?;
+    let now = app.now();
     let expected = Expected {
         issuer: provider.config.issuer(),
         client_id: &provider.config.client_id,
         nonce: tx.nonce.as_ref().map(|n| n.expose()),
         now,
     };
-    let claims = match id_token::verify(
-        raw_id_token,
-        &expected,
-        &metadata,
-        &provider.jwks,
-        &app.http,
-    )
-    .await
-    {
-        Ok(c) => c,
-        Err(e) => return fail(&e.to_string()),
-    };
+    let claims = id_token::verify(raw_id_token, &expected, metadata, &provider.jwks, &app.http)
+        .await
+        .map_err(|e| Chain(&e).to_string())?;
     if claims.sub.is_empty() || claims.sub.len() > 255 {
-        return fail("unusable subject");
+        return Err("unusable subject".into());
     }
-
-    let session = Session {
+    Ok(Session {
         key: String::new(),
         provider: provider.config.id.clone(),
         subject: claims.sub,
@@ -231,22 +260,25 @@ pub async fn complete(
         lease_until: 0,
         created_at: now,
         expires_at: now + app.config.session_ttl.as_secs(),
-    };
+    })
+}
+
+/// Stores the session under a fresh id for the browser, or, for a mobile login, as a hand-off
+/// the app redeems with its one-time code.
+async fn deliver(app: &App, tx: &Transaction, session: Session) -> Result<Outcome, String> {
     if let Some(app_login) = &tx.app {
         let code = random_token(TOKEN_BYTES);
         let handoff = Handoff {
-            key: super::handoff::handoff_key(&code),
+            key: handoff_key(&code),
             challenge: app_login.challenge.clone(),
+            expires_at: session.created_at + super::handoff::HANDOFF_TTL,
             session,
-            expires_at: now + super::handoff::HANDOFF_TTL,
         };
-        if let Err(e) = app.store.put_handoff(&handoff).await {
-            return fail(&e.to_string());
-        }
-        tracing::info!(
-            provider = id,
-            "mobile login completed; hand-off code issued"
-        );
+        app.store
+            .put_handoff(&handoff)
+            .await
+            .map_err(|e| Chain(&e).to_string())?;
+        tracing::info!("mobile login completed; hand-off code issued");
         return Ok(Outcome::Redirect(
             app_login.redirect.with_param("code", &code),
         ));
@@ -256,13 +288,14 @@ pub async fn complete(
         key: session_key(session_id.expose()),
         ..session
     };
-    if let Err(e) = app.store.create_session(&session).await {
-        return fail(&e.to_string());
-    }
-    tracing::info!(provider = id, "session created");
+    app.store
+        .create_session(&session)
+        .await
+        .map_err(|e| Chain(&e).to_string())?;
+    tracing::info!("session created");
     Ok(Outcome::SignedIn {
         session_id,
-        return_to: tx.return_to,
+        return_to: tx.return_to.clone(),
     })
 }
 

@@ -5,24 +5,18 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::App;
-use crate::crypto::{
-    TOKEN_BYTES, constant_time_eq, is_token_shaped, pkce_s256, random_token, sha256_b64url,
-};
-use crate::http::{
+use crate::crypto::{TOKEN_BYTES, constant_time_eq, is_token_shaped, pkce_s256, random_token};
+use crate::edge::{
     ApiError, MAX_BODY, Request, Response, body_bytes, header_str, json_response, parse_form,
 };
 use crate::secret::SessionId;
 use crate::store::Session;
 
-use super::{session_key, store_error};
+use super::store_error;
+use crate::store::keys::{handoff_key, session_key};
 
 /// Seconds a hand-off code stays redeemable.
 pub const HANDOFF_TTL: u64 = 60;
-
-/// The storage key of a hand-off code.
-pub fn handoff_key(code: &str) -> String {
-    sha256_b64url(format!("handoff\n{code}").as_bytes())
-}
 
 #[derive(Deserialize)]
 struct Redemption {
@@ -93,6 +87,7 @@ fn verifier_shaped(v: &str) -> bool {
 }
 
 /// Consumes the code (whatever the verifier) and creates the session when the verifier matches.
+#[tracing::instrument(name = "redeem", skip_all)]
 pub async fn redeem(app: &App, code: &str, verifier: &str) -> Result<Redeemed, ApiError> {
     if !is_token_shaped(code) {
         return Err(ApiError::InvalidGrant);

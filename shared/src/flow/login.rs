@@ -3,10 +3,12 @@
 use url::Url;
 
 use crate::app::App;
-use crate::crypto::{TOKEN_BYTES, is_token_shaped, pkce_s256, random_token, sha256_b64url};
-use crate::http::{ApiError, Query, Request, Response, add_cookie, cookie, redirect};
+use crate::config::Config;
+use crate::crypto::{TOKEN_BYTES, is_token_shaped, pkce_s256, random_token};
+use crate::edge::{ApiError, Query, Request, Response, add_cookie, cookie, redirect};
 use crate::provider::Provider;
 use crate::secret::{BrowserBinding, CodeVerifier, Nonce, State};
+use crate::store::keys::transaction_key;
 use crate::store::{AppLogin, StoreError, Transaction};
 use crate::types::{AppRedirect, ReturnTo};
 
@@ -28,12 +30,6 @@ impl std::fmt::Debug for LoginStarted {
     }
 }
 
-/// The transaction key: only someone holding the state, the browser's binding cookie and
-/// the provider name can find (and so consume) the transaction.
-pub fn transaction_key(provider: &str, state: &str, binding: &str) -> String {
-    sha256_b64url(format!("tx\n{provider}\n{state}\n{binding}").as_bytes())
-}
-
 /// The callback URL registered at the provider, from configuration only.
 pub fn redirect_uri(app: &App, provider: &str) -> String {
     format!(
@@ -51,8 +47,9 @@ pub async fn handle(app: &App, provider: &str, req: &Request) -> Response {
             Some("app_redirect") => ApiError::InvalidAppRedirect,
             _ => ApiError::InvalidRequest,
         })?;
+        let request = LoginRequest::from_query(&query, &app.config)?;
         let existing = cookie(req, app.cookies.tx_name());
-        start(app, provider, &query, existing).await
+        start(app, provider, request, existing).await
     }
     .await;
     match result {
@@ -70,48 +67,63 @@ pub async fn handle(app: &App, provider: &str, req: &Request) -> Response {
     }
 }
 
-/// Validates the request, stores the transaction and builds the authorization URL.
+/// What a login asks for, parsed and checked before anything is fetched or stored.
+#[derive(Debug)]
+pub struct LoginRequest {
+    /// Where the browser goes afterwards.
+    pub return_to: ReturnTo,
+    /// For a mobile login: the app's redirect and its S256 challenge.
+    pub app: Option<AppLogin>,
+}
+
+impl LoginRequest {
+    /// Reads `return_to` (default `default_return_to`) and the mobile parameters.
+    pub fn from_query(query: &Query, config: &Config) -> Result<Self, ApiError> {
+        let return_to = match query.single("return_to") {
+            Err(_) => return Err(ApiError::InvalidReturnTo),
+            Ok(None) => config.default_return_to.clone(),
+            Ok(Some(raw)) => {
+                ReturnTo::parse(raw, &config.allowed_origins).ok_or(ApiError::InvalidReturnTo)?
+            }
+        };
+        let app = match query.single("app_redirect") {
+            Err(_) => return Err(ApiError::InvalidAppRedirect),
+            Ok(None) => None,
+            Ok(Some(raw)) => {
+                let redirect = AppRedirect::parse(raw, &config.mobile_redirects)
+                    .ok_or(ApiError::InvalidAppRedirect)?;
+                // The app's own PKCE pair protects the hand-off code: S256 only, never plain.
+                let challenge = query
+                    .single("code_challenge")
+                    .ok()
+                    .flatten()
+                    .filter(|c| is_token_shaped(c))
+                    .ok_or(ApiError::InvalidRequest)?;
+                if query.single("code_challenge_method") != Ok(Some("S256")) {
+                    return Err(ApiError::InvalidRequest);
+                }
+                Some(AppLogin {
+                    redirect,
+                    challenge: challenge.to_owned(),
+                })
+            }
+        };
+        Ok(Self { return_to, app })
+    }
+}
+
+/// Stores the transaction and builds the authorization URL.
+#[tracing::instrument(name = "login", skip_all, fields(provider = %provider.config.id))]
 pub async fn start(
     app: &App,
     provider: &Provider,
-    query: &Query,
+    request: LoginRequest,
     existing_binding: Option<&str>,
 ) -> Result<LoginStarted, ApiError> {
-    let return_to = match query.single("return_to") {
-        Err(_) => return Err(ApiError::InvalidReturnTo),
-        Ok(None) => app.config.default_return_to.clone(),
-        Ok(Some(raw)) => {
-            ReturnTo::parse(raw, &app.config.allowed_origins).ok_or(ApiError::InvalidReturnTo)?
-        }
-    };
-    let app_login = match query.single("app_redirect") {
-        Err(_) => return Err(ApiError::InvalidAppRedirect),
-        Ok(None) => None,
-        Ok(Some(raw)) => {
-            let redirect = AppRedirect::parse(raw, &app.config.mobile_redirects)
-                .ok_or(ApiError::InvalidAppRedirect)?;
-            // The app's own PKCE pair protects the hand-off code: S256 only, never plain.
-            let challenge = query
-                .single("code_challenge")
-                .ok()
-                .flatten()
-                .filter(|c| is_token_shaped(c))
-                .ok_or(ApiError::InvalidRequest)?;
-            if query.single("code_challenge_method") != Ok(Some("S256")) {
-                return Err(ApiError::InvalidRequest);
-            }
-            Some(AppLogin {
-                redirect,
-                challenge: challenge.to_owned(),
-            })
-        }
-    };
-
     let metadata = provider.metadata(&app.http).await.map_err(|e| {
-        tracing::warn!(provider = %provider.config.id, error = %e, "discovery failed");
+        tracing::warn!(error = %crate::telemetry::Chain(&e), "discovery failed");
         ApiError::ProviderUnavailable
     })?;
-
     // Several tabs may log in at once: keep a well-formed binding the browser already has.
     let binding = match existing_binding.filter(|b| is_token_shaped(b)) {
         Some(b) => BrowserBinding::new(b),
@@ -127,8 +139,8 @@ pub async fn start(
         provider: provider.config.id.clone(),
         verifier: verifier.clone(),
         nonce: Some(nonce.clone()),
-        return_to,
-        app: app_login,
+        return_to: request.return_to,
+        app: request.app,
         created_at: now,
         expires_at: now + app.config.transaction_ttl.as_secs(),
     };
@@ -136,7 +148,6 @@ pub async fn start(
         StoreError::AlreadyExists => ApiError::Internal,
         other => super::store_error(other),
     })?;
-
     let mut url = metadata.authorization_endpoint.clone();
     {
         let mut q = url.query_pairs_mut();
@@ -152,7 +163,7 @@ pub async fn start(
             q.append_pair(k, v);
         }
     }
-    tracing::info!(provider = id, "login started");
+    tracing::info!("login started");
     Ok(LoginStarted {
         authorization_url: url,
         binding,
@@ -162,6 +173,64 @@ pub async fn start(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn config() -> Config {
+        Config::from_toml(
+            r#"
+public_base_url = "https://auth.example.com"
+default_return_to = "/home"
+allowed_origins = ["https://app.example.com"]
+mobile_redirects = ["com.example.app:/oauth"]
+[providers.p]
+preset = "oidc"
+issuer = "https://idp.example"
+client_id = "c"
+client_secret = "s"
+"#,
+            |_| None,
+        )
+        .unwrap()
+    }
+
+    fn request(query: &str) -> Result<LoginRequest, ApiError> {
+        let req = http::Request::builder()
+            .uri(format!("/auth/p/login?{query}"))
+            .body(lambda_http::Body::Empty)
+            .unwrap();
+        LoginRequest::from_query(&Query::from_request(&req).unwrap(), &config())
+    }
+
+    #[test]
+    fn a_login_without_return_to_goes_to_the_default() {
+        let r = request("").unwrap();
+        assert_eq!(r.return_to, ReturnTo::Path("/home".into()));
+        assert!(r.app.is_none());
+    }
+
+    #[test]
+    fn a_mobile_login_needs_a_registered_redirect_and_an_s256_challenge() {
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        let ok = request(&format!(
+            "app_redirect=com.example.app:/oauth&code_challenge={challenge}&code_challenge_method=S256"
+        ))
+        .unwrap();
+        assert_eq!(ok.app.unwrap().challenge, challenge);
+        assert_eq!(
+            request("app_redirect=com.example.other:/oauth").unwrap_err(),
+            ApiError::InvalidAppRedirect
+        );
+        assert_eq!(
+            request(&format!(
+                "app_redirect=com.example.app:/oauth&code_challenge={challenge}&code_challenge_method=plain"
+            ))
+            .unwrap_err(),
+            ApiError::InvalidRequest
+        );
+        assert_eq!(
+            request("return_to=/a&return_to=/b").unwrap_err(),
+            ApiError::InvalidReturnTo
+        );
+    }
 
     #[test]
     fn a_started_login_does_not_print_its_state_or_nonce() {

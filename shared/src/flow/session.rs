@@ -3,18 +3,19 @@
 use serde_json::json;
 
 use crate::app::App;
-use crate::http::{
+use crate::edge::{
     ApiError, Request, Response, add_cookie, add_cors, allowed_origin, json_response,
 };
 use crate::provider::token;
 
-use super::{authenticate, store_error};
+use super::store_error;
+use crate::caller::authenticate;
 
 /// `GET /auth/session`: who is signed in, never a token.
 pub async fn handle_info(app: &App, req: &Request) -> Response {
     let origin = allowed_origin(req, &app.config.allowed_origins);
     let result = async {
-        let (key, _) = authenticate(app, req, false)?;
+        let (key, _) = authenticate(req, app.cookies, &app.config.allowed_origins, false)?;
         app.store
             .get_session(&key, app.now())
             .await
@@ -43,7 +44,7 @@ pub async fn handle_info(app: &App, req: &Request) -> Response {
 pub async fn handle_logout(app: &App, req: &Request) -> Response {
     let origin = allowed_origin(req, &app.config.allowed_origins);
     let result = async {
-        let (key, _) = authenticate(app, req, true)?;
+        let (key, _) = authenticate(req, app.cookies, &app.config.allowed_origins, true)?;
         let session = app
             .store
             .get_session(&key, app.now())
@@ -60,7 +61,9 @@ pub async fn handle_logout(app: &App, req: &Request) -> Response {
             {
                 match token::revoke(&app.http, &provider.config, endpoint, rt).await {
                     Ok(()) => tracing::info!("refresh token revoked"),
-                    Err(e) => tracing::warn!(error = %e, "revocation failed"),
+                    Err(e) => {
+                        tracing::warn!(error = %crate::telemetry::Chain(&e), "revocation failed");
+                    }
                 }
             }
             end_session_url = metadata.end_session_endpoint.as_ref().map(|u| {

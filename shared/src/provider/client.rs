@@ -24,8 +24,8 @@ pub enum FetchError {
     #[error("provider response larger than {MAX_BODY} bytes")]
     TooLarge,
     /// Anything else the HTTP stack reported.
-    #[error("provider request failed: {0}")]
-    Other(String),
+    #[error("provider request failed")]
+    Other(#[source] reqwest::Error),
 }
 
 /// A status and a body of at most [`MAX_BODY`] bytes. `Debug` shows the body's length only:
@@ -54,7 +54,7 @@ impl HttpClient {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("lambda-token-handler/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| FetchError::Other(e.to_string()))?;
+            .map_err(FetchError::Other)?;
         Ok(Self { inner })
     }
 
@@ -108,7 +108,7 @@ fn classify(e: reqwest::Error) -> FetchError {
         FetchError::Connect
     } else {
         // The URL may carry a query; keep only the kind of failure.
-        FetchError::Other(e.without_url().to_string())
+        FetchError::Other(e.without_url())
     }
 }
 

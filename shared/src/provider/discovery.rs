@@ -5,7 +5,7 @@ use url::Url;
 
 use super::ProviderError;
 use super::client::HttpClient;
-use crate::config::is_loopback;
+use crate::types::is_loopback;
 
 /// The parts of the discovery document the token handler uses.
 #[derive(Debug, Clone, Deserialize)]

@@ -4,6 +4,7 @@ pub mod client;
 pub mod discovery;
 pub mod id_token;
 pub mod jwks;
+pub mod presets;
 pub mod token;
 
 use std::sync::Arc;
@@ -18,29 +19,91 @@ use jwks::JwksCache;
 /// Why talking to a provider failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
-    /// Unreachable, timed out or answered 5xx: worth retrying later.
+    /// No usable answer: timed out, refused, reset (worth retrying later).
+    #[error("provider unreachable")]
+    Unreachable(#[source] FetchError),
+    /// The provider answered 5xx (worth retrying later).
     #[error("provider unavailable: {0}")]
     Unavailable(String),
     /// The provider answered with an OAuth error such as `invalid_grant`.
     #[error("provider rejected the request: {error}")]
     Rejected {
-        /// The OAuth error code, reduced to `[a-z_]`.
-        error: String,
+        /// The OAuth error code.
+        error: OAuthError,
     },
     /// The answer broke the protocol: a redirect, a non-JSON or oversize body, missing fields.
     #[error("provider answered outside the protocol: {0}")]
     Invalid(String),
-    /// The id_token failed verification.
-    #[error("id_token rejected: {0}")]
-    IdToken(#[from] id_token::IdTokenError),
+    /// The answer was larger than the cap.
+    #[error("provider answered outside the protocol")]
+    TooLarge(#[source] FetchError),
 }
 
 impl From<FetchError> for ProviderError {
     fn from(e: FetchError) -> Self {
         match e {
-            FetchError::TooLarge => Self::Invalid(e.to_string()),
-            other => Self::Unavailable(other.to_string()),
+            FetchError::TooLarge => Self::TooLarge(e),
+            other => Self::Unreachable(other),
         }
+    }
+}
+
+/// An OAuth 2.0 error code from a token endpoint (RFC 6749 §5.2, RFC 7009 §2.2.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OAuthError {
+    /// `invalid_request`
+    InvalidRequest,
+    /// `invalid_client`
+    InvalidClient,
+    /// `invalid_grant`: the code or refresh token is invalid, expired, revoked or used.
+    InvalidGrant,
+    /// `unauthorized_client`
+    UnauthorizedClient,
+    /// `unsupported_grant_type`
+    UnsupportedGrantType,
+    /// `invalid_scope`
+    InvalidScope,
+    /// Any other code, reduced to at most 64 of `[a-z_]` so that it may be logged.
+    Other(String),
+}
+
+impl OAuthError {
+    /// Reads a code as the provider sent it.
+    pub fn parse(code: &str) -> Self {
+        match code {
+            "invalid_request" => Self::InvalidRequest,
+            "invalid_client" => Self::InvalidClient,
+            "invalid_grant" => Self::InvalidGrant,
+            "unauthorized_client" => Self::UnauthorizedClient,
+            "unsupported_grant_type" => Self::UnsupportedGrantType,
+            "invalid_scope" => Self::InvalidScope,
+            other => Self::Other(
+                other
+                    .chars()
+                    .filter(|c| c.is_ascii_lowercase() || *c == '_')
+                    .take(64)
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The code.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::Other(code) => code,
+        }
+    }
+}
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

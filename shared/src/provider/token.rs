@@ -6,9 +6,9 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use url::{Url, form_urlencoded};
 
-use super::ProviderError;
 use super::client::{FetchError, Fetched, HttpClient};
 use super::discovery::Metadata;
+use super::{OAuthError, ProviderError};
 use crate::config::{ClientAuthMethod, ProviderConfig};
 use crate::secret::{AccessToken, AuthCode, CodeVerifier, IdToken, RefreshToken};
 
@@ -178,7 +178,7 @@ pub fn read_token_response(fetched: &Fetched) -> Result<TokenResponse, ProviderE
         && let Ok(e) = serde_json::from_slice::<RawError>(&fetched.body)
     {
         return Err(ProviderError::Rejected {
-            error: sanitize_code(&e.error),
+            error: OAuthError::parse(&e.error),
         });
     }
     if !status.is_success() {
@@ -216,14 +216,6 @@ pub fn read_token_response(fetched: &Fetched) -> Result<TokenResponse, ProviderE
         id_token: raw.id_token.filter(|t| !t.is_empty()).map(IdToken::new),
         scope: raw.scope,
     })
-}
-
-/// Keeps an OAuth error code printable and short; it may be logged.
-fn sanitize_code(code: &str) -> String {
-    code.chars()
-        .filter(|c| c.is_ascii_lowercase() || *c == '_')
-        .take(64)
-        .collect()
 }
 
 #[cfg(test)]
@@ -293,7 +285,12 @@ mod tests {
             r#"{"error":"invalid_grant","access_token":"at","token_type":"Bearer"}"#,
         ));
         assert!(
-            matches!(&got, Err(ProviderError::Rejected { error }) if error == "invalid_grant"),
+            matches!(
+                &got,
+                Err(ProviderError::Rejected {
+                    error: OAuthError::InvalidGrant
+                })
+            ),
             "{got:?}"
         );
     }
@@ -301,8 +298,9 @@ mod tests {
     #[test]
     fn error_codes_are_reduced_to_safe_characters() {
         assert_eq!(
-            sanitize_code("invalid_grant<script>"),
+            OAuthError::parse("invalid_grant<script>").as_str(),
             "invalid_grantscript"
         );
+        assert_eq!(OAuthError::parse("invalid_grant"), OAuthError::InvalidGrant);
     }
 }

@@ -216,6 +216,7 @@ impl RawItems for MemoryStore {
         Ok(lock(&self.items).values().cloned().collect())
     }
 
+    #[cfg(feature = "test-support")]
     async fn put_raw(&self, item: Item) -> Result<(), StoreError> {
         let Some(Attr::S(key)) = item.get(attr::PK).cloned() else {
             return Err(StoreError::Corrupt("pk".into()));

@@ -7,6 +7,7 @@
 
 pub mod dynamodb;
 pub mod item;
+pub mod keys;
 pub mod memory;
 
 use async_trait::async_trait;
@@ -131,8 +132,8 @@ pub enum StoreError {
     #[error("item changed or disappeared since it was read")]
     Conflict,
     /// The backend could not be reached or kept failing.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
+    #[error("store unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Stored data could not be decoded or decrypted.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -199,11 +200,13 @@ pub trait Store: Send + Sync {
 }
 
 /// Raw access to stored items, for tests and operators: what a table scan would show, and
-/// writing an item as it is (to prove tampering is detected).
+/// (with the `test-support` feature only) writing an item as it is, to prove tampering is
+/// detected.
 #[async_trait]
 pub trait RawItems: Send + Sync {
     /// Every item, as stored.
     async fn scan(&self) -> Result<Vec<item::Item>, StoreError>;
     /// Writes an item unconditionally, as it is.
+    #[cfg(feature = "test-support")]
     async fn put_raw(&self, item: item::Item) -> Result<(), StoreError>;
 }

@@ -16,6 +16,11 @@ use shared::store::item::{Attr, attr};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn login_callback_refresh_and_logout_work_on_dynamodb_and_its_table_holds_no_secret() {
+    if !integration_tests::dynamodb_or_skip(
+        "login_callback_refresh_and_logout_work_on_dynamodb_and_its_table_holds_no_secret",
+    ) {
+        return;
+    }
     let h = Harness::builder()
         .backend(BackendKind::Dynamodb)
         .spawn()
@@ -82,6 +87,11 @@ async fn login_callback_refresh_and_logout_work_on_dynamodb_and_its_table_holds_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_callbacks_with_one_state_on_separate_instances_sign_in_once() {
+    if !integration_tests::dynamodb_or_skip(
+        "concurrent_callbacks_with_one_state_on_separate_instances_sign_in_once",
+    ) {
+        return;
+    }
     let h = Harness::builder()
         .backend(BackendKind::Dynamodb)
         .spawn()
@@ -124,6 +134,11 @@ async fn concurrent_callbacks_with_one_state_on_separate_instances_sign_in_once(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn configured_dynamodb_store_creates_its_table_and_serves_a_login() {
+    if !integration_tests::dynamodb_or_skip(
+        "configured_dynamodb_store_creates_its_table_and_serves_a_login",
+    ) {
+        return;
+    }
     let (provider, server) = dev_provider::DevProvider::spawn(vec![dev_provider::Client {
         client_id: "c".into(),
         client_secret: "s".into(),
@@ -245,6 +260,11 @@ async fn throttling_dynamodb() -> (
 
 #[tokio::test(flavor = "multi_thread")]
 async fn throttled_dynamodb_is_retried_a_bounded_number_of_times_then_store_unavailable() {
+    if !integration_tests::dynamodb_or_skip(
+        "throttled_dynamodb_is_retried_a_bounded_number_of_times_then_store_unavailable",
+    ) {
+        return;
+    }
     let (endpoint, hits, server) = throttling_dynamodb().await;
     let app = app_on_dynamodb("auth", &endpoint, "https://issuer.example.test", false).await;
     let (provider, provider_server) = dev_provider::DevProvider::spawn(vec![]).await;

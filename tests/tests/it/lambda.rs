@@ -272,6 +272,11 @@ async fn operator_stores(issuer: &str, secrets: &[(&str, &str)]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn functions_read_configuration_and_secrets_from_parameter_store() {
+    if !integration_tests::dynamodb_or_skip(
+        "functions_read_configuration_and_secrets_from_parameter_store",
+    ) {
+        return;
+    }
     let (provider, server) = provider().await;
     let prefix = operator_stores(
         &provider.issuer(),
@@ -297,6 +302,11 @@ async fn functions_read_configuration_and_secrets_from_parameter_store() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_secret_stops_start_up_naming_the_variable_not_a_value() {
+    if !integration_tests::dynamodb_or_skip(
+        "a_missing_secret_stops_start_up_naming_the_variable_not_a_value",
+    ) {
+        return;
+    }
     let (provider, server) = provider().await;
     let prefix = operator_stores(
         &provider.issuer(),

@@ -98,7 +98,11 @@ macro_rules! on_both_backends {
         }
         mod dynamodb {
             $(#[tokio::test(flavor = "multi_thread")]
-            async fn $name() { super::$name("dynamodb").await })*
+            async fn $name() {
+                if integration_tests::dynamodb_or_skip(stringify!($name)) {
+                    super::$name("dynamodb").await
+                }
+            })*
         }
     };
 }

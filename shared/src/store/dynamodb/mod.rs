@@ -1,20 +1,20 @@
 //! The DynamoDB backend: one table keyed by `pk`, TTL on `expires_at`. Every at-most-once
 //! change is a single conditional request, so concurrent Lambda instances cannot both win.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
-    ScalarAttributeType, TimeToLiveSpecification,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use url::Url;
 
+mod attributes;
+mod table;
+
+use attributes::{from_dynamo, is_condition_failure, number, to_dynamo, unavailable};
+
 use super::item::{Attr, Codec, Item, attr, expires_at, kind, or_absent, pk};
-use super::{Handoff, RawItems, Session, Store, StoreError, TokenSet, Transaction};
+use super::{Handoff, Session, Store, StoreError, TokenSet, Transaction};
 use crate::crypto::Keyring;
 
 /// How the DynamoDB client is reached and how hard it tries.
@@ -87,69 +87,6 @@ impl DynamoStore {
         }
     }
 
-    /// Creates the table (on-demand, key `pk`, TTL on `expires_at`) when it is missing.
-    /// For local runs; a deployment creates it from the SAM template.
-    pub async fn ensure_table(&self) -> Result<(), StoreError> {
-        match self
-            .client
-            .describe_table()
-            .table_name(&self.table)
-            .send()
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) => {}
-            Err(e) => return Err(unavailable(e)),
-        }
-        let definition = AttributeDefinition::builder()
-            .attribute_name(attr::PK)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let key = KeySchemaElement::builder()
-            .attribute_name(attr::PK)
-            .key_type(KeyType::Hash)
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let created = self
-            .client
-            .create_table()
-            .table_name(&self.table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(definition)
-            .key_schema(key)
-            .send()
-            .await;
-        if let Err(e) = created {
-            // Another process may have created it meanwhile.
-            if !e
-                .as_service_error()
-                .is_some_and(|s| s.is_resource_in_use_exception())
-            {
-                return Err(unavailable(e));
-            }
-        }
-        let ttl = TimeToLiveSpecification::builder()
-            .enabled(true)
-            .attribute_name(attr::EXPIRES_AT)
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        // Best effort: TTL is housekeeping; reads already ignore expired items.
-        if let Err(e) = self
-            .client
-            .update_time_to_live()
-            .table_name(&self.table)
-            .time_to_live_specification(ttl)
-            .send()
-            .await
-        {
-            tracing::warn!(error = %DisplayErrorContext(&e), "could not enable TTL");
-        }
-        Ok(())
-    }
-
     async fn put_new(&self, item: Item) -> Result<(), StoreError> {
         let result = self
             .client
@@ -184,50 +121,6 @@ impl DynamoStore {
             .and_then(|old| or_absent(from_dynamo(old), "item"))
             .filter(|item| expires_at(item) > now))
     }
-}
-
-fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
-    e.as_service_error()
-        .and_then(ProvideErrorMetadata::code)
-        .is_some_and(|c| c == "ConditionalCheckFailedException")
-}
-
-fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    e: SdkError<E, R>,
-) -> StoreError {
-    StoreError::Unavailable(DisplayErrorContext(&e).to_string())
-}
-
-fn number(n: u64) -> AttributeValue {
-    AttributeValue::N(n.to_string())
-}
-
-fn to_dynamo(item: Item) -> HashMap<String, AttributeValue> {
-    item.into_iter()
-        .map(|(k, v)| {
-            let v = match v {
-                Attr::S(s) => AttributeValue::S(s),
-                Attr::N(n) => AttributeValue::N(n.to_string()),
-            };
-            (k, v)
-        })
-        .collect()
-}
-
-fn from_dynamo(map: HashMap<String, AttributeValue>) -> Result<Item, StoreError> {
-    map.into_iter()
-        .map(|(k, v)| {
-            let v = match v {
-                AttributeValue::S(s) => Attr::S(s),
-                AttributeValue::N(n) => Attr::N(
-                    n.parse()
-                        .map_err(|_| StoreError::Corrupt(format!("{k} is not a whole number")))?,
-                ),
-                _ => return Err(StoreError::Corrupt(format!("{k} has an unexpected type"))),
-            };
-            Ok((k, v))
-        })
-        .collect()
 }
 
 #[async_trait]
@@ -406,42 +299,5 @@ impl Store for DynamoStore {
             Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
             Err(e) => Err(unavailable(e)),
         }
-    }
-}
-
-#[async_trait]
-impl RawItems for DynamoStore {
-    async fn scan(&self) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for raw in out.items.unwrap_or_default() {
-                items.push(from_dynamo(raw)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
-    }
-
-    async fn put_raw(&self, item: Item) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_dynamo(item)))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
     }
 }

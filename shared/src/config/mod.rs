@@ -1,0 +1,352 @@
+//! The configuration file: TOML → a typed, validated [`Config`], or one error naming the key.
+//!
+//! Values may name environment variables as `${NAME}`; that is how secrets arrive. Nothing is
+//! half-applied: [`Config::from_toml`] returns a complete configuration or an error. The file
+//! as written is in `raw`, `${NAME}` expansion in `env`, the rules in `validate`.
+
+mod env;
+mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::crypto::Keyring;
+use crate::secret::ClientSecret;
+use crate::types::{Origin, ProviderId, ReturnTo};
+
+pub use validate::parse_duration;
+
+/// A configuration that cannot be used, with the key at fault. The message never holds a value
+/// that came from the environment.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error at `{key}`: {message}")]
+pub struct ConfigError {
+    /// Dotted path of the offending key (`providers.google.client_id`), or `(file)`.
+    pub key: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The whole configuration, validated.
+#[derive(Debug)]
+pub struct Config {
+    /// Where the token handler is reachable; callback URLs are built from this only.
+    pub public_base_url: Url,
+    /// Where the browser goes after login when the request names no `return_to`.
+    pub default_return_to: ReturnTo,
+    /// Origins allowed as `return_to`, for CORS and for the `Origin` check.
+    pub allowed_origins: Vec<Origin>,
+    /// Exact redirect URIs mobile apps may use (RFC 8252).
+    pub mobile_redirects: Vec<String>,
+    /// Lifetime of a session.
+    pub session_ttl: Duration,
+    /// Lifetime of a login transaction (and of its cookie).
+    pub transaction_ttl: Duration,
+    /// A stored access token with less than this left is refreshed.
+    pub refresh_skew: Duration,
+    /// A forced refresh this soon after the last completed one returns that one's token.
+    pub force_refresh_window: Duration,
+    /// `Secure` cookies with the `__Host-` prefix; false only for plain-http development.
+    pub cookie_secure: bool,
+    /// Where transactions and sessions live.
+    pub store: StoreConfig,
+    /// Keys for tokens at rest; `None` means a random key for this process (embedded store only).
+    pub encryption: Option<Keyring>,
+    /// The configured providers by name.
+    pub providers: BTreeMap<ProviderId, ProviderConfig>,
+}
+
+/// Which storage backend to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// In-process store: for local runs and tests; loses everything on restart.
+    Memory,
+    /// One DynamoDB table.
+    Dynamodb {
+        /// Table name.
+        table: String,
+        /// Endpoint override for a local DynamoDB-compatible server.
+        endpoint: Option<Url>,
+        /// Region override.
+        region: Option<String>,
+        /// Create the table (and its TTL) when it is missing; local runs only.
+        create_table: bool,
+    },
+}
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuthMethod {
+    /// HTTP Basic with the form-urlencoded client id and secret (RFC 6749 §2.3.1).
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the request body.
+    ClientSecretPost,
+}
+
+/// What kind of protocol a provider speaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// OpenID Connect with discovery at `{issuer}/.well-known/openid-configuration`.
+    Oidc {
+        /// The issuer identifier, compared exactly.
+        issuer: String,
+    },
+}
+
+/// One provider, validated.
+#[derive(Debug)]
+pub struct ProviderConfig {
+    /// Name used in routes.
+    pub id: ProviderId,
+    /// Protocol and where to find it.
+    pub kind: ProviderKind,
+    /// OAuth client id.
+    pub client_id: String,
+    /// OAuth client secret.
+    pub client_secret: ClientSecret,
+    /// Scopes requested at login.
+    pub scopes: Vec<String>,
+    /// Token endpoint client authentication.
+    pub client_auth: ClientAuthMethod,
+    /// Extra authorization request parameters (for example `prompt`, `access_type`).
+    pub extra_auth_params: Vec<(String, String)>,
+}
+
+impl ProviderConfig {
+    /// The OIDC issuer, for providers that have one.
+    pub fn issuer(&self) -> &str {
+        match &self.kind {
+            ProviderKind::Oidc { issuer } => issuer,
+        }
+    }
+}
+
+impl Config {
+    /// Parses and validates TOML text; `env` resolves `${NAME}` references.
+    pub fn from_toml(
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            ConfigError::new("(file)", format!("not valid TOML: {}", e.message()))
+        })?;
+        env::expand_table(&mut table, "", &env)?;
+        let raw: raw::RawConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| {
+                let key = e.path().to_string();
+                ConfigError::new(
+                    if key == "." { "(file)".into() } else { key },
+                    e.into_inner().to_string(),
+                )
+            })?;
+        validate::validate(raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    fn base() -> String {
+        r#"
+public_base_url = "https://auth.example.com/"
+allowed_origins = ["https://app.example.com"]
+session_ttl = "30d"
+transaction_ttl = "10m"
+refresh_skew = "60s"
+
+[encryption]
+keys = ["${TOKEN_KEY}"]
+
+[providers.corp]
+preset = "oidc"
+issuer = "https://login.example.com"
+client_id = "client-1"
+client_secret = "${CORP_SECRET}"
+"#
+        .to_owned()
+    }
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "TOKEN_KEY" => Some(KEY.into()),
+            "CORP_SECRET" => Some("s3cr3t-value".into()),
+            _ => None,
+        }
+    }
+
+    fn error_key(text: &str) -> String {
+        match Config::from_toml(text, env) {
+            Ok(_) => panic!("expected a configuration error"),
+            Err(e) => e.key,
+        }
+    }
+
+    #[test]
+    fn valid_configuration_is_typed_and_expanded() {
+        let c = Config::from_toml(&base(), env).unwrap();
+        assert_eq!(c.public_base_url.as_str(), "https://auth.example.com/");
+        assert_eq!(c.session_ttl, Duration::from_secs(30 * 86_400));
+        assert_eq!(c.transaction_ttl, Duration::from_secs(600));
+        assert!(c.cookie_secure);
+        let corp = &c.providers[&ProviderId::parse("corp").unwrap()];
+        assert_eq!(corp.client_secret.expose(), "s3cr3t-value");
+        assert_eq!(corp.client_auth, ClientAuthMethod::ClientSecretBasic);
+        assert_eq!(corp.scopes, ["openid", "email", "profile"]);
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn missing_environment_variable_names_the_key_not_the_value() {
+        let err =
+            Config::from_toml(&base(), |n| (n == "TOKEN_KEY").then(|| KEY.into())).unwrap_err();
+        assert_eq!(err.key, "providers.corp.client_secret");
+        assert!(err.message.contains("CORP_SECRET"));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_key() {
+        let text = base().replace("refresh_skew = \"60s\"", "refresh_skw = \"60s\"");
+        let err = Config::from_toml(&text, env).unwrap_err();
+        assert!(err.message.contains("refresh_skw"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        assert_eq!(
+            error_key(&base().replace("\"10m\"", "\"ten minutes\"")),
+            "transaction_ttl"
+        );
+        assert_eq!(
+            error_key(&base().replace("https://login.example.com", "http://login.example.com")),
+            "providers.corp.issuer"
+        );
+        assert_eq!(
+            error_key(&base().replace(
+                "[\"https://app.example.com\"]",
+                "[\"https://app.example.com/x\"]"
+            )),
+            "allowed_origins[0]"
+        );
+        assert_eq!(
+            error_key(&base().replace("preset = \"oidc\"", "preset = \"myspace\"")),
+            "providers.corp.preset"
+        );
+        assert_eq!(
+            error_key(&format!("{}\nscopes = [\"email\"]\n", base())),
+            "providers.corp.scopes"
+        );
+        assert_eq!(
+            error_key(&base().replace("${TOKEN_KEY}", "c2hvcnQ=")),
+            "encryption.keys[0]"
+        );
+        assert_eq!(
+            error_key(&format!(
+                "default_return_to = \"//evil.example\"\n{}",
+                base()
+            )),
+            "default_return_to"
+        );
+        assert_eq!(
+            error_key(&format!("mobile_redirects = [\"myapp:/cb\"]\n{}", base())),
+            "mobile_redirects[0]"
+        );
+    }
+
+    #[test]
+    fn google_and_kakao_presets_fill_in_their_issuer_and_defaults() {
+        let text = format!(
+            "{}\n[providers.google]\npreset = \"google\"\nclient_id = \"g\"\nclient_secret = \"gs\"\n\
+             \n[providers.kakao]\npreset = \"kakao\"\nclient_id = \"k\"\nclient_secret = \"ks\"\n",
+            base()
+        );
+        let c = Config::from_toml(&text, env).unwrap();
+        let google = &c.providers[&ProviderId::parse("google").unwrap()];
+        assert_eq!(google.issuer(), "https://accounts.google.com");
+        assert_eq!(google.client_auth, ClientAuthMethod::ClientSecretBasic);
+        assert_eq!(
+            google.extra_auth_params,
+            [("access_type".to_owned(), "offline".to_owned())]
+        );
+        let kakao = &c.providers[&ProviderId::parse("kakao").unwrap()];
+        assert_eq!(kakao.issuer(), "https://kauth.kakao.com");
+        assert_eq!(kakao.client_auth, ClientAuthMethod::ClientSecretPost);
+        assert_eq!(kakao.scopes, ["openid"]);
+    }
+
+    #[test]
+    fn a_preset_issuer_cannot_be_changed_and_unsupported_presets_are_named() {
+        let moved = format!(
+            "{}\n[providers.google]\npreset = \"google\"\nissuer = \"https://evil.example\"\n\
+             client_id = \"g\"\nclient_secret = \"gs\"\n",
+            base()
+        );
+        assert_eq!(error_key(&moved), "providers.google.issuer");
+        let naver = base().replace("preset = \"oidc\"", "preset = \"naver\"");
+        let err = Config::from_toml(&naver, env).unwrap_err();
+        assert_eq!(err.key, "providers.corp.preset");
+        assert!(err.message.contains("naver"), "{err}");
+    }
+
+    #[test]
+    fn plain_http_origins_are_refused_while_cookies_are_secure() {
+        let http = base().replace(
+            "[\"https://app.example.com\"]",
+            "[\"http://app.example.com\"]",
+        );
+        let err = Config::from_toml(&http, env).unwrap_err();
+        assert_eq!(err.key, "allowed_origins[0]");
+        assert!(err.message.contains("https"), "{err}");
+        // Development: loopback over plain http, or every origin once cookies are not secure.
+        let loopback = base().replace(
+            "[\"https://app.example.com\"]",
+            "[\"http://127.0.0.1:3000\", \"http://localhost:5173\"]",
+        );
+        assert!(Config::from_toml(&loopback, env).is_ok());
+        let insecure = format!("cookie_secure = false\n{http}");
+        assert!(Config::from_toml(&insecure, env).is_ok());
+    }
+
+    #[test]
+    fn a_default_return_to_with_dot_segments_stops_start_up() {
+        for bad in [
+            "/..//evil.example",
+            "/.//evil.example",
+            "/%2e%2e//evil.example",
+        ] {
+            let text = format!("default_return_to = \"{bad}\"\n{}", base());
+            assert_eq!(error_key(&text), "default_return_to", "{bad}");
+        }
+    }
+
+    #[test]
+    fn type_errors_name_the_nested_key() {
+        let text = base().replace("client_id = \"client-1\"", "client_id = 5");
+        assert_eq!(error_key(&text), "providers.corp.client_id");
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("30d"), Some(Duration::from_secs(2_592_000)));
+        assert_eq!(parse_duration("5"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_duration("m"), None);
+        assert_eq!(parse_duration("5w"), None);
+    }
+}

@@ -1,0 +1,71 @@
+//! The configuration file as written: serde structures that refuse unknown keys, before any
+//! value is checked.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub(super) public_base_url: String,
+    #[serde(default)]
+    pub(super) default_return_to: Option<String>,
+    #[serde(default)]
+    pub(super) allowed_origins: Vec<String>,
+    #[serde(default)]
+    pub(super) mobile_redirects: Vec<String>,
+    #[serde(default)]
+    pub(super) session_ttl: Option<RawDuration>,
+    #[serde(default)]
+    pub(super) transaction_ttl: Option<RawDuration>,
+    #[serde(default)]
+    pub(super) refresh_skew: Option<RawDuration>,
+    #[serde(default)]
+    pub(super) force_refresh_window: Option<RawDuration>,
+    #[serde(default)]
+    pub(super) cookie_secure: Option<bool>,
+    #[serde(default)]
+    pub(super) store: Option<RawStore>,
+    #[serde(default)]
+    pub(super) encryption: Option<RawEncryption>,
+    #[serde(default)]
+    pub(super) providers: BTreeMap<String, RawProvider>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawDuration {
+    Seconds(u64),
+    Text(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStore {
+    pub(super) kind: String,
+    pub(super) table: Option<String>,
+    pub(super) endpoint: Option<String>,
+    pub(super) region: Option<String>,
+    #[serde(default)]
+    pub(super) create_table: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEncryption {
+    pub(super) keys: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProvider {
+    pub(super) preset: String,
+    pub(super) issuer: Option<String>,
+    pub(super) client_id: String,
+    pub(super) client_secret: String,
+    pub(super) scopes: Option<Vec<String>>,
+    pub(super) token_endpoint_auth_method: Option<String>,
+    #[serde(default)]
+    pub(super) extra_auth_params: BTreeMap<String, String>,
+}

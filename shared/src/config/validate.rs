@@ -1,0 +1,395 @@
+//! Every rule a configuration must meet, applied to the raw file: one error naming the key,
+//! or a complete [`Config`].
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use url::Url;
+
+use super::raw::{RawConfig, RawDuration, RawEncryption, RawProvider, RawStore};
+use super::{ClientAuthMethod, Config, ConfigError, ProviderConfig, ProviderKind, StoreConfig};
+use crate::crypto::Keyring;
+use crate::provider::presets::{OidcPreset, RESERVED_AUTH_PARAMS};
+use crate::secret::ClientSecret;
+use crate::types::{Origin, ProviderId, ReturnTo, is_loopback};
+
+/// Units a duration may use: seconds to days. Weeks, months and years are refused, since no
+/// setting here is meant to be that long and a typo should not pass.
+const DURATION_UNITS: &[&str] = &[
+    "s", "sec", "secs", "second", "seconds", "m", "min", "mins", "minute", "minutes", "h", "hr",
+    "hrs", "hour", "hours", "d", "day", "days",
+];
+
+/// Parses a duration with humantime ("90s", "10m", "1h", "30d", "1h 30m") in the units of
+/// [`DURATION_UNITS`], or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().ok().map(Duration::from_secs);
+    }
+    let units_ok = text
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|unit| !unit.is_empty())
+        .all(|unit| DURATION_UNITS.contains(&unit));
+    units_ok
+        .then(|| humantime::parse_duration(text).ok())
+        .flatten()
+}
+
+fn duration(
+    raw: Option<RawDuration>,
+    key: &str,
+    default: Duration,
+    min: Duration,
+    max: Duration,
+) -> Result<Duration, ConfigError> {
+    let value = match raw {
+        None => default,
+        Some(RawDuration::Seconds(s)) => Duration::from_secs(s),
+        Some(RawDuration::Text(t)) => parse_duration(&t).ok_or_else(|| {
+            ConfigError::new(
+                key,
+                "expected a duration such as \"90s\", \"10m\", \"1h\" or \"30d\"",
+            )
+        })?,
+    };
+    if value < min || value > max {
+        return Err(ConfigError::new(
+            key,
+            format!("must be between {}s and {}s", min.as_secs(), max.as_secs()),
+        ));
+    }
+    Ok(value)
+}
+
+/// An http(s) URL without query, fragment or user info; plain http only for loopback.
+fn service_url(raw: &str, key: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw).map_err(|e| ConfigError::new(key, format!("not a URL: {e}")))?;
+    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && is_loopback(&url));
+    if !scheme_ok {
+        return Err(ConfigError::new(
+            key,
+            "must use https (http only for 127.0.0.1/localhost)",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(ConfigError::new(
+            key,
+            "must not have a query, fragment or user info",
+        ));
+    }
+    Ok(url)
+}
+
+fn validate_mobile_redirect(raw: &str, key: &str) -> Result<String, ConfigError> {
+    let url = Url::parse(raw).map_err(|e| ConfigError::new(key, format!("not a URI: {e}")))?;
+    if url.fragment().is_some() {
+        return Err(ConfigError::new(key, "must not have a fragment"));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let loopback_ip = matches!(
+                url.host(),
+                Some(url::Host::Ipv4(ip)) if ip.is_loopback()
+            ) || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
+            if !loopback_ip {
+                return Err(ConfigError::new(
+                    key,
+                    "plain http is only allowed for the loopback IPs 127.0.0.1 and [::1] (RFC 8252 §7.3)",
+                ));
+            }
+        }
+        scheme if scheme.contains('.') => {}
+        _ => {
+            return Err(ConfigError::new(
+                key,
+                "use a reverse-domain private-use scheme (com.example.app:/cb), https or http://127.0.0.1",
+            ));
+        }
+    }
+    Ok(raw.to_owned())
+}
+
+pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
+    let mut public_base_url = service_url(&raw.public_base_url, "public_base_url")?;
+    let trimmed = public_base_url.path().trim_end_matches('/').to_owned();
+    public_base_url.set_path(&trimmed);
+    let cookie_secure = raw.cookie_secure.unwrap_or(true);
+    let allowed_origins = allowed_origins(&raw.allowed_origins, cookie_secure)?;
+    let default_return_to = raw.default_return_to.as_deref().unwrap_or("/");
+    let default_return_to =
+        ReturnTo::parse(default_return_to, &allowed_origins).ok_or_else(|| {
+            ConfigError::new(
+                "default_return_to",
+                "must be a path starting with a single / or a URL on one of allowed_origins",
+            )
+        })?;
+    let mobile_redirects = raw
+        .mobile_redirects
+        .iter()
+        .enumerate()
+        .map(|(i, r)| validate_mobile_redirect(r, &format!("mobile_redirects[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let store = store(raw.store)?;
+    let encryption = encryption(raw.encryption)?;
+    if encryption.is_none() && store != StoreConfig::Memory {
+        return Err(ConfigError::new(
+            "encryption.keys",
+            "required when tokens are stored outside this process",
+        ));
+    }
+    let minute = Duration::from_secs(60);
+    let day = Duration::from_secs(86_400);
+    Ok(Config {
+        public_base_url,
+        default_return_to,
+        allowed_origins,
+        mobile_redirects,
+        session_ttl: duration(raw.session_ttl, "session_ttl", 30 * day, minute, 400 * day)?,
+        transaction_ttl: duration(
+            raw.transaction_ttl,
+            "transaction_ttl",
+            10 * minute,
+            minute,
+            60 * minute,
+        )?,
+        refresh_skew: duration(
+            raw.refresh_skew,
+            "refresh_skew",
+            minute,
+            Duration::ZERO,
+            60 * minute,
+        )?,
+        force_refresh_window: duration(
+            raw.force_refresh_window,
+            "force_refresh_window",
+            Duration::from_secs(5),
+            Duration::ZERO,
+            minute,
+        )?,
+        cookie_secure,
+        store,
+        encryption,
+        providers: providers(raw.providers)?,
+    })
+}
+
+/// Exact origins; with secure cookies only https (plain http on loopback): a plain-http origin
+/// gets credentialed CORS and trusted return_to URLs, so anyone on its network path could read
+/// tokens.
+fn allowed_origins(raw: &[String], cookie_secure: bool) -> Result<Vec<Origin>, ConfigError> {
+    let mut origins = Vec::with_capacity(raw.len());
+    for (i, o) in raw.iter().enumerate() {
+        let key = format!("allowed_origins[{i}]");
+        let origin = Origin::parse(o).ok_or_else(|| {
+            ConfigError::new(
+                &key,
+                "must be an origin such as https://app.example.com (no path)",
+            )
+        })?;
+        if cookie_secure && !origin.is_https_or_loopback() {
+            return Err(ConfigError::new(
+                &key,
+                "must use https while cookie_secure is true (http only for 127.0.0.1/localhost)",
+            ));
+        }
+        origins.push(origin);
+    }
+    Ok(origins)
+}
+
+fn store(raw: Option<RawStore>) -> Result<StoreConfig, ConfigError> {
+    let Some(s) = raw else {
+        return Ok(StoreConfig::Memory);
+    };
+    match s.kind.as_str() {
+        "memory" => Ok(StoreConfig::Memory),
+        "dynamodb" => Ok(StoreConfig::Dynamodb {
+            table: s.table.filter(|t| !t.is_empty()).ok_or_else(|| {
+                ConfigError::new("store.table", "required for kind = \"dynamodb\"")
+            })?,
+            endpoint: s
+                .endpoint
+                .as_deref()
+                .map(|e| {
+                    Url::parse(e).map_err(|err| {
+                        ConfigError::new("store.endpoint", format!("not a URL: {err}"))
+                    })
+                })
+                .transpose()?,
+            region: s.region,
+            create_table: s.create_table,
+        }),
+        _ => Err(ConfigError::new(
+            "store.kind",
+            "must be \"memory\" or \"dynamodb\"",
+        )),
+    }
+}
+
+fn encryption(raw: Option<RawEncryption>) -> Result<Option<Keyring>, ConfigError> {
+    let Some(e) = raw else {
+        return Ok(None);
+    };
+    for (i, k) in e.keys.iter().enumerate() {
+        Keyring::from_base64(&[k])
+            .map_err(|err| ConfigError::new(format!("encryption.keys[{i}]"), err.to_string()))?;
+    }
+    Keyring::from_base64(&e.keys)
+        .map(Some)
+        .map_err(|err| ConfigError::new("encryption.keys", err.to_string()))
+}
+
+fn providers(
+    raw: BTreeMap<String, RawProvider>,
+) -> Result<BTreeMap<ProviderId, ProviderConfig>, ConfigError> {
+    if raw.is_empty() {
+        return Err(ConfigError::new(
+            "providers",
+            "configure at least one provider",
+        ));
+    }
+    let mut providers = BTreeMap::new();
+    for (name, p) in raw {
+        let key = format!("providers.{name}");
+        let id = ProviderId::parse(&name).ok_or_else(|| {
+            ConfigError::new(
+                &key,
+                "provider names are 1-32 characters of a-z, 0-9, - and _",
+            )
+        })?;
+        let provider = validate_provider(id.clone(), p, &key)?;
+        providers.insert(id, provider);
+    }
+    Ok(providers)
+}
+
+fn validate_provider(
+    id: ProviderId,
+    p: RawProvider,
+    key: &str,
+) -> Result<ProviderConfig, ConfigError> {
+    let preset = OidcPreset::named(&p.preset).ok_or_else(|| {
+        ConfigError::new(
+            format!("{key}.preset"),
+            format!(
+                "unknown or unsupported preset \"{}\"; this version supports \"oidc\", \"google\" \
+                 and \"kakao\" (plain OAuth 2.0 providers such as Naver, Facebook and GitHub are \
+                 not supported yet)",
+                p.preset
+            ),
+        )
+    })?;
+    let issuer = issuer(&preset, p.issuer, key)?;
+    for (name, value) in [
+        ("client_id", p.client_id.trim()),
+        ("client_secret", &p.client_secret),
+    ] {
+        if value.is_empty() {
+            return Err(ConfigError::new(
+                format!("{key}.{name}"),
+                "must not be empty",
+            ));
+        }
+    }
+    let client_auth = match p.token_endpoint_auth_method.as_deref() {
+        None => preset.client_auth,
+        Some("client_secret_basic") => ClientAuthMethod::ClientSecretBasic,
+        Some("client_secret_post") => ClientAuthMethod::ClientSecretPost,
+        Some(_) => {
+            return Err(ConfigError::new(
+                format!("{key}.token_endpoint_auth_method"),
+                "must be \"client_secret_basic\" or \"client_secret_post\"",
+            ));
+        }
+    };
+    Ok(ProviderConfig {
+        id,
+        // Kept exactly as written: the discovery document and the id_token must repeat it to
+        // the character, trailing slash included.
+        kind: ProviderKind::Oidc { issuer },
+        scopes: scopes(&preset, p.scopes, key)?,
+        extra_auth_params: extra_auth_params(&preset, p.extra_auth_params, key)?,
+        client_id: p.client_id,
+        client_secret: ClientSecret::new(p.client_secret),
+        client_auth,
+    })
+}
+
+/// The preset's fixed issuer, or the configured one for `oidc`; never another than the preset's.
+fn issuer(
+    preset: &OidcPreset,
+    configured: Option<String>,
+    key: &str,
+) -> Result<String, ConfigError> {
+    let issuer = match (preset.issuer, configured) {
+        (None, Some(issuer)) => issuer,
+        (None, None) => {
+            return Err(ConfigError::new(
+                format!("{key}.issuer"),
+                "required for preset = \"oidc\"",
+            ));
+        }
+        (Some(fixed), None) => fixed.to_owned(),
+        (Some(fixed), Some(given)) if given == fixed => given,
+        (Some(fixed), Some(_)) => {
+            return Err(ConfigError::new(
+                format!("{key}.issuer"),
+                format!("is fixed by the preset ({fixed}); leave it out or use preset = \"oidc\""),
+            ));
+        }
+    };
+    service_url(&issuer, &format!("{key}.issuer"))?;
+    Ok(issuer)
+}
+
+fn scopes(
+    preset: &OidcPreset,
+    configured: Option<Vec<String>>,
+    key: &str,
+) -> Result<Vec<String>, ConfigError> {
+    let scopes =
+        configured.unwrap_or_else(|| preset.scopes.iter().map(|s| (*s).to_owned()).collect());
+    let malformed = |s: &String| {
+        s.is_empty() || s.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\')
+    };
+    if scopes.iter().any(malformed) {
+        return Err(ConfigError::new(
+            format!("{key}.scopes"),
+            "each scope is one non-empty word without spaces or quotes",
+        ));
+    }
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err(ConfigError::new(
+            format!("{key}.scopes"),
+            "an OpenID Connect provider needs the \"openid\" scope",
+        ));
+    }
+    Ok(scopes)
+}
+
+/// The preset's extras (unless configured otherwise) and the configured ones, none of them a
+/// parameter the flow sets itself.
+fn extra_auth_params(
+    preset: &OidcPreset,
+    configured: BTreeMap<String, String>,
+    key: &str,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut params: Vec<(String, String)> = preset
+        .extra_auth_params
+        .iter()
+        .filter(|(name, _)| !configured.contains_key(*name))
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    for (name, value) in configured {
+        if RESERVED_AUTH_PARAMS.contains(&name.as_str()) {
+            return Err(ConfigError::new(
+                format!("{key}.extra_auth_params.{name}"),
+                "is set by the token handler itself",
+            ));
+        }
+        params.push((name, value));
+    }
+    Ok(params)
+}

@@ -1,0 +1,110 @@
+//! The two cookies (login transaction and session): their names, attributes and lookup.
+
+use http::{HeaderValue, header};
+
+use super::{Request, Response};
+
+/// The names of the two cookies, which depend on `cookie_secure`.
+#[derive(Debug, Clone, Copy)]
+pub struct Cookies {
+    secure: bool,
+}
+
+impl Cookies {
+    /// Cookie naming and attributes for this deployment.
+    pub fn new(secure: bool) -> Self {
+        Self { secure }
+    }
+
+    /// The login-transaction cookie's name.
+    pub fn tx_name(self) -> &'static str {
+        if self.secure {
+            "__Host-auth_tx"
+        } else {
+            "auth_tx"
+        }
+    }
+
+    /// The session cookie's name.
+    pub fn session_name(self) -> &'static str {
+        if self.secure {
+            "__Host-session"
+        } else {
+            "session"
+        }
+    }
+
+    /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure when configured.
+    pub fn set(self, name: &str, value: &str, max_age_secs: u64) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!("{name}={value}; Path=/; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{secure}")
+    }
+
+    /// A `Set-Cookie` value that deletes the cookie.
+    pub fn clear(self, name: &str) -> String {
+        self.set(name, "", 0)
+    }
+}
+
+/// The value of the first cookie called `name`.
+pub fn cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+/// Appends a `Set-Cookie` header.
+pub fn add_cookie(resp: &mut Response, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lambda_http::Body;
+
+    use super::*;
+
+    fn req(uri: &str, cookie_header: Option<&str>) -> Request {
+        let mut b = http::Request::builder().uri(uri);
+        if let Some(c) = cookie_header {
+            b = b.header("cookie", c);
+        }
+        b.body(Body::Empty).unwrap()
+    }
+
+    #[test]
+    fn secure_cookies_have_host_prefix_and_all_attributes() {
+        let c = Cookies::new(true);
+        assert_eq!(c.session_name(), "__Host-session");
+        assert_eq!(c.tx_name(), "__Host-auth_tx");
+        let set = c.set(c.session_name(), "abc", 60);
+        assert_eq!(
+            set,
+            "__Host-session=abc; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure"
+        );
+        assert!(c.clear(c.tx_name()).contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn insecure_development_cookies_drop_secure_and_prefix() {
+        let c = Cookies::new(false);
+        assert_eq!(c.session_name(), "session");
+        assert_eq!(c.tx_name(), "auth_tx");
+        assert!(!c.set("session", "v", 1).contains("Secure"));
+    }
+
+    #[test]
+    fn cookie_lookup_finds_the_named_cookie() {
+        let r = req("/", Some("a=1; __Host-session=xyz; b=2"));
+        assert_eq!(cookie(&r, "__Host-session"), Some("xyz"));
+        assert_eq!(cookie(&r, "session"), None);
+    }
+}

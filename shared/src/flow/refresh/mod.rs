@@ -1,0 +1,227 @@
+//! `POST /auth/refresh`: the stored access token while it is fresh enough, otherwise one from
+//! the provider through the stored refresh token. The lease holder's part is in `holder`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::App;
+use crate::crypto::{random_below, random_token};
+use crate::deadline::Deadline;
+use crate::edge::{
+    ApiError, Request, Response, add_cors, allowed_origin, body_bytes, json_response,
+};
+use crate::secret::AccessToken;
+use crate::store::{Session, StoreError, TokenSet};
+
+mod holder;
+
+use holder::Holder;
+
+use super::store_error;
+use crate::caller::authenticate;
+
+/// Access token lifetime assumed when the provider does not say.
+pub(super) const DEFAULT_EXPIRES_IN: u64 = 3600;
+
+/// What the frontend receives: never the refresh token or the id_token.
+#[derive(Debug)]
+pub struct Issued {
+    /// The access token.
+    pub access_token: AccessToken,
+    /// Seconds it has left.
+    pub expires_in: u64,
+    /// Its scope, when known.
+    pub scope: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct Options {
+    #[serde(default)]
+    force: bool,
+}
+
+/// The route handler.
+pub async fn handle(app: &App, req: &Request) -> Response {
+    let origin = allowed_origin(req, &app.config.allowed_origins);
+    let result = async {
+        let (key, _) = authenticate(req, app.cookies, &app.config.allowed_origins, true)?;
+        let body = body_bytes(req).ok_or(ApiError::InvalidRequest)?;
+        let options: Options = if body.iter().all(u8::is_ascii_whitespace) {
+            Options::default()
+        } else {
+            serde_json::from_slice(body).map_err(|_| ApiError::InvalidRequest)?
+        };
+        let deadline = Deadline::for_request(req, REQUEST_BUDGET);
+        access_token(app, &key, options.force, deadline).await
+    }
+    .await;
+    let mut resp = match result {
+        Ok(issued) => json_response(
+            http::StatusCode::OK,
+            &json!({
+                "access_token": issued.access_token.expose(),
+                "token_type": "Bearer",
+                "expires_in": issued.expires_in,
+                "scope": issued.scope.unwrap_or_default(),
+            }),
+        ),
+        Err(e) => e.response(),
+    };
+    add_cors(&mut resp, origin);
+    resp
+}
+
+pub(super) fn issued(tokens: &TokenSet, now: u64) -> Issued {
+    Issued {
+        access_token: tokens.access_token.clone(),
+        expires_in: tokens.access_expires_at.saturating_sub(now),
+        scope: tokens.scope.clone(),
+    }
+}
+
+/// Seconds a refresh lease lasts. The holder's provider call must end [`STORE_WRITE_BUDGET`]
+/// before it (and its whole turn well inside it), so a live holder never loses its lease; a
+/// crashed holder's lease is taken over once it runs out.
+pub const LEASE_SECS: u64 = 20;
+
+/// Time kept back after a provider call for the store write that ends the holder's turn
+/// (DynamoDB requests are capped at 5 s including retries).
+pub(super) const STORE_WRITE_BUDGET: Duration = Duration::from_secs(6);
+
+/// A provider call is not started with less time than this left for it.
+pub(super) const MIN_PROVIDER_CALL: Duration = Duration::from_secs(2);
+
+/// Longest a refresh may take when no Lambda deadline says otherwise: inside the refresh
+/// function's 29 s timeout and API Gateway's 30 s.
+pub const REQUEST_BUDGET: Duration = Duration::from_secs(27);
+
+/// First and longest pause between two looks at a session whose lease someone else holds.
+const FIRST_PAUSE_MS: u64 = 20;
+const LONGEST_PAUSE_MS: u64 = 250;
+
+pub(super) async fn read(app: &App, key: &str) -> Result<Option<Session>, ApiError> {
+    app.store
+        .get_session(key, app.now())
+        .await
+        .map_err(store_error)
+}
+
+/// The stored token when no provider call is needed (or possible).
+fn from_store(
+    app: &App,
+    session: &Session,
+    force: bool,
+    now: u64,
+) -> Option<Result<Issued, ApiError>> {
+    let tokens = &session.tokens;
+    let skew = app.config.refresh_skew.as_secs();
+    if !force && tokens.access_expires_at > now + skew {
+        return Some(Ok(issued(tokens, now)));
+    }
+    if tokens.refresh_token.is_none() {
+        // Nothing to refresh with: hand out what is still valid, else the user must log in.
+        return Some(if tokens.access_expires_at > now {
+            Ok(issued(tokens, now))
+        } else {
+            Err(ApiError::ReauthRequired)
+        });
+    }
+    // A script (or XSS) forcing refreshes in a loop must not spend the provider quota: within
+    // the window, a forced refresh gets the token the last one produced.
+    let window = app.config.force_refresh_window.as_secs();
+    let just_refreshed = tokens.refreshed_at > 0 && now < tokens.refreshed_at + window;
+    if force && just_refreshed && tokens.access_expires_at > now {
+        tracing::info!("forced refresh coalesced with the one just completed");
+        return Some(Ok(issued(tokens, now)));
+    }
+    None
+}
+
+/// Returns a valid access token for the session stored under `key`.
+///
+/// Single flight across processes: of all callers that find the token in need of a refresh,
+/// one takes the session's lease (a conditional write) and calls the provider; the others wait
+/// with bounded backoff until the version moves on and return what the winner stored. So a
+/// refresh token is never spent twice, and a rotated one replaces the old in the same write
+/// that stores the new access token. Nobody starts a provider call that could not end, and be
+/// written, before both its lease and `deadline` run out.
+#[tracing::instrument(name = "refresh", skip_all, fields(force = force))]
+pub async fn access_token(
+    app: &App,
+    key: &str,
+    force: bool,
+    deadline: Deadline,
+) -> Result<Issued, ApiError> {
+    let mut session = read(app, key).await?.ok_or(ApiError::Unauthenticated)?;
+    if let Some(answer) = from_store(app, &session, force, app.now()) {
+        return answer;
+    }
+    let Some(provider) = app.providers.get(&session.provider) else {
+        // The provider was removed from the configuration: this session cannot continue.
+        end_session(app, key).await;
+        return Err(ApiError::ReauthRequired);
+    };
+    // Discovery (cached after the first call) happens before the lease, never on its time.
+    let metadata =
+        match tokio::time::timeout(deadline.remaining(), provider.metadata(&app.http)).await {
+            Ok(Ok(m)) => m,
+            _ => return Err(ApiError::ProviderUnavailable),
+        };
+    let seen_version = session.version;
+    let mut pause = FIRST_PAUSE_MS;
+    loop {
+        let now = app.now();
+        if session.version > seen_version {
+            // Someone refreshed since we looked: theirs is the new token.
+            return Ok(issued(&session.tokens, now));
+        }
+        if session.lease_until <= now {
+            if deadline.remaining() < MIN_PROVIDER_CALL + STORE_WRITE_BUDGET {
+                tracing::warn!("too little time left to refresh; not starting a provider call");
+                return Err(ApiError::ProviderUnavailable);
+            }
+            let owner = random_token(16);
+            // The lease is counted in whole store seconds from `now`: it may end up to a
+            // second before LEASE_SECS of real time has passed.
+            let lease = Deadline::after(Duration::from_secs(LEASE_SECS - 1));
+            match app
+                .store
+                .acquire_refresh_lease(key, session.version, &owner, now, now + LEASE_SECS)
+                .await
+            {
+                Ok(()) => {
+                    let holder = Holder {
+                        app,
+                        session: &session,
+                        provider,
+                        metadata: &metadata,
+                        owner: &owner,
+                        turn: deadline.min(lease),
+                        request: deadline,
+                    };
+                    return holder.refresh().await;
+                }
+                Err(StoreError::Conflict) => {}
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        let left = deadline.remaining();
+        if left.is_zero() {
+            tracing::warn!("gave up waiting for another refresh of this session");
+            return Err(ApiError::ProviderUnavailable);
+        }
+        let jittered = Duration::from_millis(pause / 2 + random_below(pause / 2 + 1));
+        tokio::time::sleep(jittered.min(left)).await;
+        pause = (pause * 2).min(LONGEST_PAUSE_MS);
+        // Gone while we waited: the holder got invalid_grant (or the user logged out).
+        session = read(app, key).await?.ok_or(ApiError::ReauthRequired)?;
+    }
+}
+
+pub(super) async fn end_session(app: &App, key: &str) {
+    if let Err(e) = app.store.delete_session(key).await {
+        tracing::warn!(error = %e, "could not delete an ended session");
+    }
+}
