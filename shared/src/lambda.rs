@@ -16,7 +16,7 @@ use lambda_http::{Adapter, LambdaEvent, Service, service_fn};
 use serde::Serialize;
 
 use crate::app::{App, Function};
-use crate::http::{ApiError, Request};
+use crate::edge::{ApiError, Request};
 
 /// Runs `function` under the Lambda runtime. A bad configuration stops start-up with one message.
 pub async fn run(function: Function) -> Result<(), Error> {
