@@ -55,8 +55,8 @@ pub fn convertible(event: &LambdaRequest) -> bool {
     let host = header("host").or(ag.request_context.domain_name.as_deref());
     let scheme = header("x-forwarded-proto").unwrap_or("https");
     let path = ag.raw_path.as_deref().unwrap_or_default();
-    let stage = ag.request_context.stage.as_deref();
-    // lambda_http puts a named stage in front of the path; that changes nothing that can fail.
+    // lambda_http puts a named stage in front of the path; that changes nothing that can fail,
+    // so the stage is not looked at here.
     let mut uri = match host {
         Some(host) => match url::Url::parse(&format!("{scheme}://{host}{path}")) {
             Ok(url) => url.to_string(),
@@ -67,7 +67,6 @@ pub fn convertible(event: &LambdaRequest) -> bool {
             Err(_) => return false,
         },
     };
-    let _ = stage;
     if let Some(query) = ag.raw_query_string.as_deref().filter(|q| !q.is_empty()) {
         uri.push('?');
         uri.push_str(query);
