@@ -1,23 +1,22 @@
-//! The application: configuration, store, HTTP client and providers, built once per cold start,
-//! and the router that sends each request to its flow.
+//! The application: configuration, store, HTTP client, providers, clock and randomness, built
+//! once per cold start. Which route goes to which flow is decided in [`crate::routes`].
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Instant;
-
-use http::Method;
-use tracing::Instrument;
+use std::sync::{Arc, OnceLock};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, StoreConfig};
-use crate::edge::{ApiError, Cookies, Request, Response, finish};
-use crate::flow;
-use crate::provider::Provider;
+use crate::deps::Deps;
+use crate::edge::{Cookies, Request, Response};
+use crate::flow::Settings;
 use crate::provider::client::HttpClient;
+use crate::provider::{Provider, Providers};
+use crate::random::{OsRandom, Random};
 use crate::store::Store;
 use crate::store::dynamodb::{DynamoSettings, DynamoStore};
 use crate::store::memory::MemoryStore;
 use crate::types::ProviderId;
+
+pub use crate::routes::Function;
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -39,83 +38,31 @@ pub enum StartupError {
     Store(#[source] crate::store::StoreError),
 }
 
-/// Which Lambda function is running; each answers only its own routes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Function {
-    /// `GET /auth/{provider}/login`
-    Login,
-    /// `GET /auth/{provider}/callback`
-    Callback,
-    /// `POST /auth/refresh`
-    Refresh,
-    /// `GET /auth/session`, `POST /auth/logout`, `POST /auth/token`
-    Session,
-    /// Everything (the local runner).
-    All,
-}
-
-/// A request's destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route<'a> {
-    Login(&'a str),
-    Callback(&'a str),
-    Refresh,
-    Session,
-    Logout,
-    Token,
-}
-
-impl Route<'_> {
-    fn name(self) -> &'static str {
-        match self {
-            Route::Login(_) => "login",
-            Route::Callback(_) => "callback",
-            Route::Refresh => "refresh",
-            Route::Session => "session",
-            Route::Logout => "logout",
-            Route::Token => "token",
-        }
-    }
-
-    fn function(self) -> Function {
-        match self {
-            Route::Login(_) => Function::Login,
-            Route::Callback(_) => Function::Callback,
-            Route::Refresh => Function::Refresh,
-            Route::Session | Route::Logout | Route::Token => Function::Session,
-        }
-    }
-
-    fn method(self) -> Method {
-        match self {
-            Route::Login(_) | Route::Callback(_) | Route::Session => Method::GET,
-            Route::Refresh | Route::Logout | Route::Token => Method::POST,
-        }
-    }
-}
-
-/// Matches the end of the path, so a stage prefix (`/prod/auth/...`) does not matter.
-fn route(path: &str) -> Option<Route<'_>> {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    match segments.as_slice() {
-        [.., "auth", p, "login"] => Some(Route::Login(p)),
-        [.., "auth", p, "callback"] => Some(Route::Callback(p)),
-        [.., "auth", "refresh"] => Some(Route::Refresh),
-        [.., "auth", "session"] => Some(Route::Session),
-        [.., "auth", "logout"] => Some(Route::Logout),
-        [.., "auth", "token"] => Some(Route::Token),
-        _ => None,
-    }
-}
-
-/// Everything a request needs, built once per cold start.
+/// Everything a request needs, built once per cold start: configuration, store, HTTP client,
+/// providers, clock and randomness, plus each function's route table built on first use.
 pub struct App {
-    pub(crate) config: Config,
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) http: HttpClient,
-    pub(crate) providers: BTreeMap<ProviderId, Provider>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) cookies: Cookies,
+    shared: Arc<Shared>,
+    routers: [OnceLock<axum::Router>; Function::COUNT],
+}
+
+/// The part of [`App`] the route handlers hold.
+pub struct Shared {
+    config: Config,
+    settings: Settings,
+    store: Arc<dyn Store>,
+    http: HttpClient,
+    providers: Providers,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    cookies: Cookies,
+}
+
+impl std::ops::Deref for App {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
 }
 
 impl App {
@@ -126,14 +73,16 @@ impl App {
             .into_iter()
             .map(|(id, cfg)| (id, Provider::new(cfg)))
             .collect();
-        Ok(Self {
+        Ok(Self::from_shared(Shared {
             cookies: Cookies::new(config.cookie_secure),
+            settings: Settings::from_config(&config),
             config,
             store,
             http,
             providers,
             clock: Arc::new(SystemClock),
-        })
+            random: Arc::new(OsRandom),
+        }))
     }
 
     /// Builds the application with the store the configuration names (clients built once).
@@ -166,106 +115,77 @@ impl App {
         Self::new(config, store)
     }
 
+    fn from_shared(shared: Shared) -> Self {
+        Self {
+            shared: Arc::new(shared),
+            routers: Default::default(),
+        }
+    }
+
     /// Replaces the clock (tests).
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        self.with_parts(|s| s.clock = clock)
     }
 
-    /// A configured provider.
-    pub fn provider(&self, id: &str) -> Option<&Provider> {
-        ProviderId::parse(id).and_then(|id| self.providers.get(&id))
+    /// Replaces the source of randomness (tests).
+    pub fn with_random(self, random: Arc<dyn Random>) -> Self {
+        self.with_parts(|s| s.random = random)
     }
 
-    pub(crate) fn now(&self) -> u64 {
-        self.clock.now()
+    fn with_parts(self, change: impl FnOnce(&mut Shared)) -> Self {
+        let Ok(mut shared) = Arc::try_unwrap(self.shared) else {
+            unreachable!("an App is changed only before it is shared")
+        };
+        change(&mut shared);
+        Self::from_shared(shared)
     }
 
-    /// Handles any route (the local runner).
+    /// Handles any route (the local runner, tests).
     pub async fn handle(&self, req: Request) -> Response {
         self.handle_for(Function::All, req).await
     }
 
     /// Handles a request as `function` would: routes of other functions answer 404.
     pub async fn handle_for(&self, function: Function, req: Request) -> Response {
-        let started = Instant::now();
-        let route_name = self.route_for(function, &req).map_or("none", |r| r.name());
-        let span = tracing::info_span!(
-            "request",
-            request_id = %request_id(&req),
-            route = route_name,
-        );
-        async move {
-            let resp = self.dispatch(function, &req).await;
-            tracing::info!(
-                status = resp.status().as_u16(),
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "handled"
-            );
-            finish(resp)
-        }
-        .instrument(span)
-        .await
-    }
-
-    fn route_for<'r>(&self, function: Function, req: &'r Request) -> Option<Route<'r>> {
-        route(req.uri().path()).filter(|r| function == Function::All || r.function() == function)
-    }
-
-    async fn dispatch(&self, function: Function, req: &Request) -> Response {
-        let Some(route) = self.route_for(function, req) else {
-            return ApiError::NotFound.response();
-        };
-        if req.method() == Method::OPTIONS {
-            let origin = crate::edge::allowed_origin(req, &self.config.allowed_origins);
-            return crate::edge::preflight(origin);
-        }
-        if req.method() != route.method() {
-            let mut resp = ApiError::MethodNotAllowed.response();
-            if let Ok(allow) = http::HeaderValue::from_str(route.method().as_str()) {
-                resp.headers_mut().insert(http::header::ALLOW, allow);
-            }
-            return resp;
-        }
-        match route {
-            Route::Login(p) => flow::login::handle(self, p, req).await,
-            Route::Callback(p) => flow::callback::handle(self, p, req).await,
-            Route::Refresh => flow::refresh::handle(self, req).await,
-            Route::Session => flow::session::handle_info(self, req).await,
-            Route::Logout => flow::session::handle_logout(self, req).await,
-            Route::Token => flow::handoff::handle(self, req).await,
-        }
+        let router = self.routers[function as usize]
+            .get_or_init(|| crate::routes::router(Arc::clone(&self.shared), function));
+        crate::routes::serve(router, req).await
     }
 }
 
-/// The id API Gateway or Lambda gave this request, or a fresh one.
-fn request_id(req: &Request) -> String {
-    use lambda_http::RequestExt;
-    if let Some(ctx) = req.lambda_context_ref() {
-        return ctx.request_id.clone();
+impl Shared {
+    /// A configured provider.
+    pub fn provider(&self, id: &str) -> Option<&Provider> {
+        ProviderId::parse(id).and_then(|id| self.providers.get(&id))
     }
-    match req.request_context_ref() {
-        Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => {
-            c.request_id.clone().unwrap_or_default()
+
+    /// The ports the flows take.
+    pub fn deps(&self) -> Deps<'_> {
+        Deps {
+            store: self.store.as_ref(),
+            http: &self.http,
+            clock: self.clock.as_ref(),
+            random: self.random.as_ref(),
         }
-        _ => crate::crypto::random_token(9),
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    /// The configuration values the flows act on.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
 
-    #[test]
-    fn routes_match_with_or_without_a_stage_prefix() {
-        assert_eq!(route("/auth/google/login"), Some(Route::Login("google")));
-        assert_eq!(
-            route("/prod/auth/google/callback"),
-            Some(Route::Callback("google"))
-        );
-        assert_eq!(route("/auth/refresh"), Some(Route::Refresh));
-        assert_eq!(route("/auth/session/"), Some(Route::Session));
-        assert_eq!(route("/auth/google"), None);
-        assert_eq!(route("/other"), None);
+    /// The configured providers.
+    pub fn providers(&self) -> &Providers {
+        &self.providers
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The cookies' names and attributes.
+    pub fn cookies(&self) -> Cookies {
+        self.cookies
     }
 }

@@ -1,19 +1,19 @@
 //! `GET /auth/{provider}/callback`: consume the transaction, check `iss`, exchange the code,
 //! verify the id_token and create the session.
 
-use crate::app::App;
-use crate::crypto::{TOKEN_BYTES, is_token_shaped, random_token};
-use crate::edge::{ApiError, FormError, Query, Request, Response, add_cookie, cookie, redirect};
+use super::Settings;
+use crate::crypto::is_token_shaped;
+use crate::deps::Deps;
+use crate::edge::{ApiError, Cookies, FormError, Query, Request, cookie};
 use crate::provider::discovery::Metadata;
 use crate::provider::id_token::{self, Expected};
-use crate::provider::{Provider, token};
+use crate::provider::outcome::{self, Identity};
+use crate::provider::{Provider, ProviderError, token};
 use crate::secret::{AuthCode, SessionId};
-use crate::store::{Handoff, Profile, Session, TokenSet, Transaction};
+use crate::store::keys::{handoff_key, session_key, transaction_key};
+use crate::store::{Handoff, Session, Transaction};
 use crate::telemetry::Chain;
 use crate::types::ReturnTo;
-
-use super::login::redirect_uri;
-use crate::store::keys::{handoff_key, session_key, transaction_key};
 
 /// Error codes a provider may send that are passed on to the frontend; anything else becomes
 /// `access_denied`. The provider's description is never passed on.
@@ -27,9 +27,6 @@ const PASSED_ON_ERRORS: &[&str] = &[
     "temporarily_unavailable",
     "server_error",
 ];
-
-/// Access token lifetime assumed when the provider does not say.
-const DEFAULT_EXPIRES_IN: u64 = 3600;
 
 /// Longest authorization code accepted.
 const MAX_CODE: usize = 4096;
@@ -65,51 +62,80 @@ impl std::fmt::Debug for Outcome {
     }
 }
 
-/// The route handler.
-pub async fn handle(app: &App, provider: &str, req: &Request) -> Response {
-    let result = async {
-        let provider = app.provider(provider).ok_or(ApiError::UnknownProvider)?;
-        // Malformed before anything is looked up: no transaction is consumed.
+/// The authorization response as the browser brought it back, parsed before anything is
+/// looked up. `state` and the binding cookie are required here; the rest is judged only once
+/// the transaction is consumed.
+pub struct CallbackParams {
+    /// `state`, token-shaped.
+    state: String,
+    /// The browser's binding cookie, token-shaped.
+    binding: String,
+    /// RFC 9207 `iss`.
+    iss: Iss,
+    /// The error code to pass on when the provider answered with `error`.
+    error: Option<&'static str>,
+    /// The authorization code, when present once and of a sane length.
+    code: Option<AuthCode>,
+}
+
+impl std::fmt::Debug for CallbackParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackParams")
+            .field("iss", &self.iss)
+            .field("error", &self.error)
+            .field("code", &self.code)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `iss` parameter of an authorization response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Iss {
+    Absent,
+    One(String),
+    Repeated,
+}
+
+impl CallbackParams {
+    /// Reads the query and the binding cookie. Malformed parameters, a missing `state` or a
+    /// missing binding are refused here, so no transaction is consumed for them.
+    pub fn from_request(req: &Request, cookies: Cookies) -> Result<Self, ApiError> {
         let query = Query::from_request(req).map_err(|e| match e {
             FormError::TooLong => ApiError::InvalidState,
             FormError::Malformed(_) if e.param() == Some("state") => ApiError::InvalidState,
             FormError::Malformed(_) => ApiError::InvalidRequest,
         })?;
-        let binding = cookie(req, app.cookies.tx_name());
-        complete(app, provider, &query, binding).await
+        let binding = cookie(req, cookies.tx_name());
+        Self::from_query(&query, binding)
     }
-    .await;
-    let cookies = app.cookies;
-    match result {
-        Ok(Outcome::SignedIn {
-            session_id,
-            return_to,
-        }) => {
-            // The browser's previous session (if any) is replaced by the new cookie: end it
-            // rather than leave its tokens at rest until it expires.
-            if let Some(old) = cookie(req, cookies.session_name()).filter(|c| is_token_shaped(c))
-                && let Err(e) = app.store.delete_session(&session_key(old)).await
-            {
-                tracing::warn!(error = %e, "could not delete the replaced session");
-            }
-            let mut resp = redirect(&return_to.location());
-            add_cookie(
-                &mut resp,
-                &cookies.set(
-                    cookies.session_name(),
-                    session_id.expose(),
-                    app.config.session_ttl.as_secs(),
-                ),
-            );
-            add_cookie(&mut resp, &cookies.clear(cookies.tx_name()));
-            resp
-        }
-        Ok(Outcome::Redirect(location)) => {
-            let mut resp = redirect(&location);
-            add_cookie(&mut resp, &cookies.clear(cookies.tx_name()));
-            resp
-        }
-        Err(e) => e.response(),
+
+    /// The parameters from a parsed query and the binding cookie's value.
+    pub fn from_query(query: &Query, binding: Option<&str>) -> Result<Self, ApiError> {
+        let state = query
+            .single("state")
+            .ok()
+            .flatten()
+            .filter(|s| is_token_shaped(s))
+            .ok_or(ApiError::InvalidState)?;
+        let binding = binding
+            .filter(|b| is_token_shaped(b))
+            .ok_or(ApiError::InvalidState)?;
+        let iss = match query.single("iss") {
+            Ok(None) => Iss::Absent,
+            Ok(Some(iss)) => Iss::One(iss.to_owned()),
+            Err(_) => Iss::Repeated,
+        };
+        let code = match query.single("code") {
+            Ok(Some(c)) if !c.is_empty() && c.len() <= MAX_CODE => Some(AuthCode::new(c)),
+            _ => None,
+        };
+        Ok(Self {
+            state: state.to_owned(),
+            binding: binding.to_owned(),
+            iss,
+            error: provider_error(query),
+            code,
+        })
     }
 }
 
@@ -117,69 +143,62 @@ pub async fn handle(app: &App, provider: &str, req: &Request) -> Response {
 /// consumed, failures are redirects to its `return_to`.
 #[tracing::instrument(name = "callback", skip_all, fields(provider = %provider.config.id))]
 pub async fn complete(
-    app: &App,
+    deps: Deps<'_>,
+    settings: &Settings,
     provider: &Provider,
-    query: &Query,
-    binding: Option<&str>,
+    params: CallbackParams,
 ) -> Result<Outcome, ApiError> {
-    let tx = take_transaction(app, provider, query, binding).await?;
-    let fail = |reason: &str| {
-        tracing::warn!(reason, "login failed");
+    let tx = take_transaction(deps, provider, &params).await?;
+    let fail = |reason: &dyn std::fmt::Display| {
+        tracing::warn!(reason = %reason, "login failed");
         Outcome::Redirect(tx.error_location("login_failed"))
     };
-    let metadata = match provider.metadata(&app.http).await {
+    let metadata = match provider.metadata(deps.http).await {
         Ok(m) => m,
-        Err(e) => return Ok(fail(&Chain(&e).to_string())),
+        Err(e) => return Ok(fail(&Chain(&e))),
     };
-    check_issuer(query, provider, &metadata)?;
-    if let Some(code) = provider_error(query) {
+    check_issuer(&params.iss, provider, &metadata)?;
+    if let Some(code) = params.error {
         tracing::info!(code, "provider returned an error");
         return Ok(Outcome::Redirect(tx.error_location(code)));
     }
-    let session = match signed_in(app, provider, &metadata, query, &tx).await {
-        Ok(session) => session,
-        Err(reason) => return Ok(fail(&reason)),
+    let Some(code) = params.code else {
+        return Ok(fail(&"missing or malformed code"));
     };
-    match deliver(app, &tx, session).await {
+    let session = match signed_in(deps, settings, provider, &metadata, &code, &tx).await {
+        Ok(session) => session,
+        Err(e) => return Ok(fail(&Chain(&e))),
+    };
+    match deliver(deps, &tx, session).await {
         Ok(outcome) => Ok(outcome),
-        Err(reason) => Ok(fail(&reason)),
+        Err(e) => Ok(fail(&Chain(&e))),
     }
 }
 
 /// Consumes the transaction that `state`, the browser's binding cookie and the provider name
 /// find, in one atomic step; anything else is `invalid_state` and consumes nothing.
 async fn take_transaction(
-    app: &App,
+    deps: Deps<'_>,
     provider: &Provider,
-    query: &Query,
-    binding: Option<&str>,
+    params: &CallbackParams,
 ) -> Result<Transaction, ApiError> {
-    let state = query
-        .single("state")
-        .ok()
-        .flatten()
-        .filter(|s| is_token_shaped(s))
-        .ok_or(ApiError::InvalidState)?;
-    let binding = binding
-        .filter(|b| is_token_shaped(b))
-        .ok_or(ApiError::InvalidState)?;
-    let key = transaction_key(provider.config.id.as_str(), state, binding);
-    app.store
-        .take_transaction(&key, app.now())
+    let key = transaction_key(provider.config.id.as_str(), &params.state, &params.binding);
+    deps.store
+        .take_transaction(&key, deps.now())
         .await
         .map_err(super::store_error)?
         .ok_or(ApiError::InvalidState)
 }
 
 /// RFC 9207: a present `iss` must match; a provider that advertises it must send it.
-fn check_issuer(query: &Query, provider: &Provider, metadata: &Metadata) -> Result<(), ApiError> {
-    match query.single("iss") {
-        Err(_) => Err(ApiError::InvalidIssuer),
-        Ok(Some(iss)) if iss != provider.config.issuer() => Err(ApiError::InvalidIssuer),
-        Ok(None) if metadata.authorization_response_iss_parameter_supported => {
+fn check_issuer(iss: &Iss, provider: &Provider, metadata: &Metadata) -> Result<(), ApiError> {
+    match iss {
+        Iss::Repeated => Err(ApiError::InvalidIssuer),
+        Iss::One(iss) if iss != provider.config.issuer() => Err(ApiError::InvalidIssuer),
+        Iss::Absent if metadata.authorization_response_iss_parameter_supported => {
             Err(ApiError::InvalidIssuer)
         }
-        Ok(_) => Ok(()),
+        _ => Ok(()),
     }
 }
 
@@ -199,99 +218,79 @@ fn provider_error(query: &Query) -> Option<&'static str> {
     }
 }
 
-/// Exchanges the code and verifies the id_token: the session to create, or why not (for logs).
+/// Exchanges the code and verifies the id_token: the session to create.
 async fn signed_in(
-    app: &App,
+    deps: Deps<'_>,
+    settings: &Settings,
     provider: &Provider,
     metadata: &Metadata,
-    query: &Query,
+    code: &AuthCode,
     tx: &Transaction,
-) -> Result<Session, String> {
-    let code = match query.single("code") {
-        Ok(Some(c)) if !c.is_empty() && c.len() <= MAX_CODE => AuthCode::new(c),
-        _ => return Err("missing or malformed code".into()),
-    };
+) -> Result<Session, ProviderError> {
     let id = provider.config.id.as_str();
-    let redirect_uri = redirect_uri(app, id);
-    let tokens = token::exchange_code(
-        &app.http,
+    let response = token::exchange_code(
+        deps.http,
         &provider.config,
         metadata,
-        &code,
+        code,
         &tx.verifier,
-        &redirect_uri,
+        &settings.redirect_uri(id),
     )
-    .await
-    .map_err(|e| Chain(&e).to_string())?;
-    let raw_id_token = tokens
-        .id_token
-        .as_ref()
-        .ok_or("no id_token in the token response")?;
-    let now = app.now();
+    .await?;
+    let now = deps.now();
+    let (tokens, id_token) = outcome::token_set(response, None, now);
+    let id_token = id_token
+        .ok_or_else(|| ProviderError::Invalid("no id_token in the token response".into()))?;
     let expected = Expected {
         issuer: provider.config.issuer(),
         client_id: &provider.config.client_id,
         nonce: tx.nonce.as_ref().map(|n| n.expose()),
         now,
     };
-    let claims = id_token::verify(raw_id_token, &expected, metadata, &provider.jwks, &app.http)
+    let claims = id_token::verify(&id_token, &expected, metadata, &provider.jwks, deps.http)
         .await
-        .map_err(|e| Chain(&e).to_string())?;
-    if claims.sub.is_empty() || claims.sub.len() > 255 {
-        return Err("unusable subject".into());
-    }
+        .map_err(ProviderError::IdToken)?;
+    let identity = Identity::from_claims(claims)?;
     Ok(Session {
         key: String::new(),
         provider: provider.config.id.clone(),
-        subject: claims.sub,
-        profile: Profile {
-            name: claims.name,
-            email: claims.email,
-            picture: claims.picture,
-        },
-        tokens: TokenSet {
-            access_token: tokens.access_token,
-            access_expires_at: now + tokens.expires_in.unwrap_or(DEFAULT_EXPIRES_IN),
-            refresh_token: tokens.refresh_token,
-            scope: tokens.scope,
-            refreshed_at: 0,
-        },
+        subject: identity.subject,
+        profile: identity.profile,
+        tokens,
         version: 0,
         lease_until: 0,
         created_at: now,
-        expires_at: now + app.config.session_ttl.as_secs(),
+        expires_at: now + settings.session_ttl,
     })
 }
 
 /// Stores the session under a fresh id for the browser, or, for a mobile login, as a hand-off
 /// the app redeems with its one-time code.
-async fn deliver(app: &App, tx: &Transaction, session: Session) -> Result<Outcome, String> {
+async fn deliver(
+    deps: Deps<'_>,
+    tx: &Transaction,
+    session: Session,
+) -> Result<Outcome, crate::store::StoreError> {
     if let Some(app_login) = &tx.app {
-        let code = random_token(TOKEN_BYTES);
+        let code = deps.token();
         let handoff = Handoff {
             key: handoff_key(&code),
             challenge: app_login.challenge.clone(),
             expires_at: session.created_at + super::handoff::HANDOFF_TTL,
             session,
         };
-        app.store
-            .put_handoff(&handoff)
-            .await
-            .map_err(|e| Chain(&e).to_string())?;
+        deps.store.put_handoff(&handoff).await?;
         tracing::info!("mobile login completed; hand-off code issued");
         return Ok(Outcome::Redirect(
             app_login.redirect.with_param("code", &code),
         ));
     }
-    let session_id = SessionId::new(random_token(TOKEN_BYTES));
+    let session_id = SessionId::new(deps.token());
     let session = Session {
         key: session_key(session_id.expose()),
         ..session
     };
-    app.store
-        .create_session(&session)
-        .await
-        .map_err(|e| Chain(&e).to_string())?;
+    deps.store.create_session(&session).await?;
     tracing::info!("session created");
     Ok(Outcome::SignedIn {
         session_id,

@@ -2,10 +2,11 @@
 
 use url::Url;
 
-use crate::app::App;
+use super::Settings;
 use crate::config::Config;
-use crate::crypto::{TOKEN_BYTES, is_token_shaped, pkce_s256, random_token};
-use crate::edge::{ApiError, Query, Request, Response, add_cookie, cookie, redirect};
+use crate::crypto::{is_token_shaped, pkce_s256};
+use crate::deps::Deps;
+use crate::edge::{ApiError, Cookies, Query, Request, cookie};
 use crate::provider::Provider;
 use crate::secret::{BrowserBinding, CodeVerifier, Nonce, State};
 use crate::store::keys::transaction_key;
@@ -30,43 +31,6 @@ impl std::fmt::Debug for LoginStarted {
     }
 }
 
-/// The callback URL registered at the provider, from configuration only.
-pub fn redirect_uri(app: &App, provider: &str) -> String {
-    format!(
-        "{}/auth/{provider}/callback",
-        app.config.public_base_url.as_str().trim_end_matches('/')
-    )
-}
-
-/// The route handler.
-pub async fn handle(app: &App, provider: &str, req: &Request) -> Response {
-    let result = async {
-        let provider = app.provider(provider).ok_or(ApiError::UnknownProvider)?;
-        let query = Query::from_request(req).map_err(|e| match e.param() {
-            Some("return_to") => ApiError::InvalidReturnTo,
-            Some("app_redirect") => ApiError::InvalidAppRedirect,
-            _ => ApiError::InvalidRequest,
-        })?;
-        let request = LoginRequest::from_query(&query, &app.config)?;
-        let existing = cookie(req, app.cookies.tx_name());
-        start(app, provider, request, existing).await
-    }
-    .await;
-    match result {
-        Ok(started) => {
-            let mut resp = redirect(started.authorization_url.as_str());
-            let ttl = app.config.transaction_ttl.as_secs();
-            add_cookie(
-                &mut resp,
-                &app.cookies
-                    .set(app.cookies.tx_name(), started.binding.expose(), ttl),
-            );
-            resp
-        }
-        Err(e) => e.response(),
-    }
-}
-
 /// What a login asks for, parsed and checked before anything is fetched or stored.
 #[derive(Debug)]
 pub struct LoginRequest {
@@ -74,9 +38,29 @@ pub struct LoginRequest {
     pub return_to: ReturnTo,
     /// For a mobile login: the app's redirect and its S256 challenge.
     pub app: Option<AppLogin>,
+    /// A well-formed binding cookie the browser already has (several tabs may log in at once).
+    pub existing_binding: Option<BrowserBinding>,
 }
 
 impl LoginRequest {
+    /// Reads the query and the binding cookie; the query's errors are the contract's.
+    pub fn from_request(
+        req: &Request,
+        config: &Config,
+        cookies: Cookies,
+    ) -> Result<Self, ApiError> {
+        let query = Query::from_request(req).map_err(|e| match e.param() {
+            Some("return_to") => ApiError::InvalidReturnTo,
+            Some("app_redirect") => ApiError::InvalidAppRedirect,
+            _ => ApiError::InvalidRequest,
+        })?;
+        let mut request = Self::from_query(&query, config)?;
+        request.existing_binding = cookie(req, cookies.tx_name())
+            .filter(|b| is_token_shaped(b))
+            .map(BrowserBinding::new);
+        Ok(request)
+    }
+
     /// Reads `return_to` (default `default_return_to`) and the mobile parameters.
     pub fn from_query(query: &Query, config: &Config) -> Result<Self, ApiError> {
         let return_to = match query.single("return_to") {
@@ -108,31 +92,33 @@ impl LoginRequest {
                 })
             }
         };
-        Ok(Self { return_to, app })
+        Ok(Self {
+            return_to,
+            app,
+            existing_binding: None,
+        })
     }
 }
 
 /// Stores the transaction and builds the authorization URL.
 #[tracing::instrument(name = "login", skip_all, fields(provider = %provider.config.id))]
 pub async fn start(
-    app: &App,
+    deps: Deps<'_>,
+    settings: &Settings,
     provider: &Provider,
     request: LoginRequest,
-    existing_binding: Option<&str>,
 ) -> Result<LoginStarted, ApiError> {
-    let metadata = provider.metadata(&app.http).await.map_err(|e| {
+    let metadata = provider.metadata(deps.http).await.map_err(|e| {
         tracing::warn!(error = %crate::telemetry::Chain(&e), "discovery failed");
         ApiError::ProviderUnavailable
     })?;
-    // Several tabs may log in at once: keep a well-formed binding the browser already has.
-    let binding = match existing_binding.filter(|b| is_token_shaped(b)) {
-        Some(b) => BrowserBinding::new(b),
-        None => BrowserBinding::new(random_token(TOKEN_BYTES)),
-    };
-    let state = State::new(random_token(TOKEN_BYTES));
-    let verifier = CodeVerifier::new(random_token(TOKEN_BYTES));
-    let nonce = Nonce::new(random_token(TOKEN_BYTES));
-    let now = app.now();
+    let binding = request
+        .existing_binding
+        .unwrap_or_else(|| BrowserBinding::new(deps.token()));
+    let state = State::new(deps.token());
+    let verifier = CodeVerifier::new(deps.token());
+    let nonce = Nonce::new(deps.token());
+    let now = deps.now();
     let id = provider.config.id.as_str();
     let tx = Transaction {
         key: transaction_key(id, state.expose(), binding.expose()),
@@ -142,9 +128,9 @@ pub async fn start(
         return_to: request.return_to,
         app: request.app,
         created_at: now,
-        expires_at: now + app.config.transaction_ttl.as_secs(),
+        expires_at: now + settings.transaction_ttl,
     };
-    app.store.put_transaction(&tx).await.map_err(|e| match e {
+    deps.store.put_transaction(&tx).await.map_err(|e| match e {
         StoreError::AlreadyExists => ApiError::Internal,
         other => super::store_error(other),
     })?;
@@ -153,7 +139,7 @@ pub async fn start(
         let mut q = url.query_pairs_mut();
         q.append_pair("response_type", "code")
             .append_pair("client_id", &provider.config.client_id)
-            .append_pair("redirect_uri", &redirect_uri(app, id))
+            .append_pair("redirect_uri", &settings.redirect_uri(id))
             .append_pair("scope", &provider.config.scopes.join(" "))
             .append_pair("state", state.expose())
             .append_pair("code_challenge", &pkce_s256(verifier.expose()))

@@ -1,5 +1,6 @@
-//! The flows: login, callback, refresh and session. Each `handle` turns a request into a
-//! response; the decisions live in the typed functions beside it.
+//! The flows: login, callback, refresh, session, logout and the mobile hand-off. Each takes a
+//! typed request (parsed at the edge), the [`Settings`] it needs and the narrow
+//! [`Deps`](crate::deps::Deps) ports; none sees the whole application.
 
 pub mod callback;
 pub mod handoff;
@@ -7,8 +8,47 @@ pub mod login;
 pub mod refresh;
 pub mod session;
 
+use url::Url;
+
+use crate::config::Config;
 use crate::edge::ApiError;
 use crate::store::StoreError;
+
+/// The configuration values the flows act on, taken from [`Config`] once per cold start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the token handler is reachable; callback URLs are built from this only.
+    pub public_base_url: Url,
+    /// Seconds a login transaction (and its cookie) lasts.
+    pub transaction_ttl: u64,
+    /// Seconds a session lasts.
+    pub session_ttl: u64,
+    /// A stored access token with less than this many seconds left is refreshed.
+    pub refresh_skew: u64,
+    /// A forced refresh this many seconds after the last one returns that one's token.
+    pub force_refresh_window: u64,
+}
+
+impl Settings {
+    /// The flows' part of a configuration.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            public_base_url: config.public_base_url.clone(),
+            transaction_ttl: config.transaction_ttl.as_secs(),
+            session_ttl: config.session_ttl.as_secs(),
+            refresh_skew: config.refresh_skew.as_secs(),
+            force_refresh_window: config.force_refresh_window.as_secs(),
+        }
+    }
+
+    /// The callback URL registered at the provider, from configuration only.
+    pub fn redirect_uri(&self, provider: &str) -> String {
+        format!(
+            "{}/auth/{provider}/callback",
+            self.public_base_url.as_str().trim_end_matches('/')
+        )
+    }
+}
 
 /// Store failures as the client sees them.
 pub(crate) fn store_error(e: StoreError) -> ApiError {

@@ -1,8 +1,10 @@
-//! The outbound HTTP client: built once per cold start, short timeouts, no redirects, capped bodies.
+//! Outbound HTTP as a port: [`Outbound`] is what provider code calls; [`HttpClient`] is the
+//! real one, built once per cold start, with short timeouts, no redirects and capped bodies.
 
 use std::time::Duration;
 
 use http::StatusCode;
+use url::Url;
 
 /// Longest a TCP/TLS connect may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -39,7 +41,45 @@ pub struct Fetched {
     pub body: Vec<u8>,
 }
 
-/// HTTP client for provider calls.
+/// A request to a provider: method, URL, headers and a (possibly empty) body.
+pub type OutboundRequest = http::Request<Vec<u8>>;
+
+/// Sends requests to providers; a port so that flows can be tested with a fake provider.
+#[async_trait::async_trait]
+pub trait Outbound: Send + Sync {
+    /// Sends `request`; redirects are returned as they are, bodies are capped at [`MAX_BODY`].
+    async fn send(&self, request: OutboundRequest) -> Result<Fetched, FetchError>;
+}
+
+/// A `GET` of `url` that asks for JSON.
+pub fn get(url: &Url) -> OutboundRequest {
+    let mut request = http::Request::new(Vec::new());
+    *request.uri_mut() = uri(url);
+    request.headers_mut().insert(
+        http::header::ACCEPT,
+        http::HeaderValue::from_static("application/json"),
+    );
+    request
+}
+
+/// A `POST` of an `application/x-www-form-urlencoded` body to `url`, asking for JSON.
+pub fn post_form(url: &Url, body: String) -> OutboundRequest {
+    let mut request = get(url);
+    *request.method_mut() = http::Method::POST;
+    request.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/x-www-form-urlencoded"),
+    );
+    *request.body_mut() = body.into_bytes();
+    request
+}
+
+/// A parsed URL is always a valid URI; the fallback only keeps this total.
+fn uri(url: &Url) -> http::Uri {
+    url.as_str().parse().unwrap_or_default()
+}
+
+/// The real HTTP client for provider calls.
 #[derive(Clone, Debug)]
 pub struct HttpClient {
     inner: reqwest::Client,
@@ -57,15 +97,14 @@ impl HttpClient {
             .map_err(FetchError::Other)?;
         Ok(Self { inner })
     }
+}
 
-    /// The underlying client, to build requests.
-    pub fn reqwest(&self) -> &reqwest::Client {
-        &self.inner
-    }
-
+#[async_trait::async_trait]
+impl Outbound for HttpClient {
     /// Sends `request` and reads at most [`MAX_BODY`] bytes of the answer.
-    pub async fn fetch(&self, request: reqwest::RequestBuilder) -> Result<Fetched, FetchError> {
-        let mut response = request.send().await.map_err(classify)?;
+    async fn send(&self, request: OutboundRequest) -> Result<Fetched, FetchError> {
+        let request = reqwest::Request::try_from(request).map_err(classify)?;
+        let mut response = self.inner.execute(request).await.map_err(classify)?;
         if response
             .content_length()
             .is_some_and(|n| n > MAX_BODY as u64)

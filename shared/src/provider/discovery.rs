@@ -4,7 +4,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::ProviderError;
-use super::client::HttpClient;
+use super::client::{self, Outbound};
 use crate::types::is_loopback;
 
 /// The parts of the discovery document the token handler uses.
@@ -33,12 +33,16 @@ pub struct Metadata {
 }
 
 /// Fetches `{issuer}/.well-known/openid-configuration` and checks it.
-pub async fn fetch(http: &HttpClient, issuer: &str) -> Result<Metadata, ProviderError> {
+pub async fn fetch(http: &dyn Outbound, issuer: &str) -> Result<Metadata, ProviderError> {
     let url = format!(
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
     );
-    let fetched = http.fetch(http.reqwest().get(url)).await?;
+    let fetched = http
+        .send(client::get(&Url::parse(&url).map_err(|_| {
+            ProviderError::Invalid("issuer is not a URL".into())
+        })?))
+        .await?;
     if fetched.status.is_server_error() {
         return Err(ProviderError::Unavailable(format!(
             "discovery answered {}",

@@ -4,7 +4,7 @@
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 
-use super::client::HttpClient;
+use super::client::Outbound;
 use super::discovery::Metadata;
 use super::jwks::JwksCache;
 use crate::crypto::constant_time_eq;
@@ -117,7 +117,7 @@ pub async fn verify(
     expected: &Expected<'_>,
     metadata: &Metadata,
     jwks: &JwksCache,
-    http: &HttpClient,
+    http: &dyn Outbound,
 ) -> Result<Claims, IdTokenError> {
     let raw = token.expose();
     let header = jsonwebtoken::decode_header(raw).map_err(|_| IdTokenError::Malformed)?;

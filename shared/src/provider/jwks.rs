@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use tokio::sync::Mutex;
 use url::Url;
 
-use super::client::HttpClient;
+use super::client::{self, Outbound};
 use super::id_token::IdTokenError;
 
 /// At most one unknown-`kid` refetch in this many seconds, so forged tokens cannot make us
@@ -64,7 +64,7 @@ impl JwksCache {
     /// The key that verifies a token with this `kid` and `alg`, at `now` (unix seconds).
     pub async fn key_for(
         &self,
-        http: &HttpClient,
+        http: &dyn Outbound,
         jwks_uri: &Url,
         kid: Option<&str>,
         alg: Algorithm,
@@ -105,7 +105,7 @@ impl JwksCache {
 
 async fn refill(
     state: &mut State,
-    http: &HttpClient,
+    http: &dyn Outbound,
     jwks_uri: &Url,
     now: u64,
 ) -> Result<(), IdTokenError> {
@@ -181,13 +181,13 @@ fn select<'a>(keys: &'a [Jwk], kid: Option<&str>, alg: Algorithm) -> Option<&'a 
     }
 }
 
-async fn fetch(http: &HttpClient, jwks_uri: &Url) -> Result<(Vec<Jwk>, u64), IdTokenError> {
+async fn fetch(http: &dyn Outbound, jwks_uri: &Url) -> Result<(Vec<Jwk>, u64), IdTokenError> {
     #[derive(serde::Deserialize)]
     struct RawSet {
         keys: Vec<serde_json::Value>,
     }
     let fetched = http
-        .fetch(http.reqwest().get(jwks_uri.clone()))
+        .send(client::get(jwks_uri))
         .await
         .map_err(|e| IdTokenError::Jwks(e.to_string()))?;
     if !fetched.status.is_success() {

@@ -4,6 +4,7 @@ pub mod client;
 pub mod discovery;
 pub mod id_token;
 pub mod jwks;
+pub mod outcome;
 pub mod presets;
 pub mod token;
 
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 use crate::config::ProviderConfig;
-use client::{FetchError, HttpClient};
+use client::{FetchError, Outbound};
 use discovery::Metadata;
 use jwks::JwksCache;
 
@@ -37,6 +38,9 @@ pub enum ProviderError {
     /// The answer was larger than the cap.
     #[error("provider answered outside the protocol")]
     TooLarge(#[source] FetchError),
+    /// The id_token in the answer was refused.
+    #[error("id_token refused")]
+    IdToken(#[source] id_token::IdTokenError),
 }
 
 impl From<FetchError> for ProviderError {
@@ -107,6 +111,9 @@ impl std::fmt::Display for OAuthError {
     }
 }
 
+/// The configured providers by name, built once per cold start.
+pub type Providers = std::collections::BTreeMap<crate::types::ProviderId, Provider>;
+
 /// A configured provider plus what is learned about it once per cold start.
 #[derive(Debug)]
 pub struct Provider {
@@ -128,7 +135,7 @@ impl Provider {
     }
 
     /// The discovery document, fetched on first use and kept; a failed fetch is retried next time.
-    pub async fn metadata(&self, http: &HttpClient) -> Result<Arc<Metadata>, ProviderError> {
+    pub async fn metadata(&self, http: &dyn Outbound) -> Result<Arc<Metadata>, ProviderError> {
         self.metadata
             .get_or_try_init(|| async {
                 discovery::fetch(http, self.config.issuer())

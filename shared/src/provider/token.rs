@@ -6,7 +6,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use url::{Url, form_urlencoded};
 
-use super::client::{FetchError, Fetched, HttpClient};
+use super::client::{self, FetchError, Fetched, Outbound};
 use super::discovery::Metadata;
 use super::{OAuthError, ProviderError};
 use crate::config::{ClientAuthMethod, ProviderConfig};
@@ -49,7 +49,7 @@ struct RawError {
 
 /// Exchanges an authorization code (RFC 6749 §4.1.3 with the PKCE verifier of RFC 7636).
 pub async fn exchange_code(
-    http: &HttpClient,
+    http: &dyn Outbound,
     provider: &ProviderConfig,
     metadata: &Metadata,
     code: &AuthCode,
@@ -67,7 +67,7 @@ pub async fn exchange_code(
 
 /// Uses a refresh token (RFC 6749 §6).
 pub async fn refresh(
-    http: &HttpClient,
+    http: &dyn Outbound,
     provider: &ProviderConfig,
     metadata: &Metadata,
     refresh_token: &RefreshToken,
@@ -100,36 +100,32 @@ fn basic_credentials(provider: &ProviderConfig) -> String {
 /// POSTs a form to one of the provider's endpoints with this client's authentication:
 /// HTTP Basic or the credentials in the body, as configured.
 async fn client_post(
-    http: &HttpClient,
+    http: &dyn Outbound,
     provider: &ProviderConfig,
     url: &Url,
     fields: &[(&str, &str)],
 ) -> Result<Fetched, FetchError> {
     let mut fields = fields.to_vec();
-    let mut request = http
-        .reqwest()
-        .post(url.clone())
-        .header(http::header::ACCEPT, "application/json")
-        .header(
-            http::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        );
+    let mut authorization = None;
     match provider.client_auth {
-        ClientAuthMethod::ClientSecretBasic => {
-            request = request.header(http::header::AUTHORIZATION, basic_credentials(provider));
-        }
+        ClientAuthMethod::ClientSecretBasic => authorization = Some(basic_credentials(provider)),
         ClientAuthMethod::ClientSecretPost => {
             fields.push(("client_id", &provider.client_id));
             fields.push(("client_secret", provider.client_secret.expose()));
         }
     }
-    let body = form_body(&fields);
-    http.fetch(request.body(body)).await
+    let mut request = client::post_form(url, form_body(&fields));
+    if let Some(value) = authorization.and_then(|v| http::HeaderValue::from_str(&v).ok()) {
+        request
+            .headers_mut()
+            .insert(http::header::AUTHORIZATION, value);
+    }
+    http.send(request).await
 }
 
 /// Revokes a refresh token at the provider's RFC 7009 endpoint.
 pub async fn revoke(
-    http: &HttpClient,
+    http: &dyn Outbound,
     provider: &ProviderConfig,
     endpoint: &Url,
     refresh_token: &RefreshToken,
@@ -150,7 +146,7 @@ pub async fn revoke(
 }
 
 async fn post(
-    http: &HttpClient,
+    http: &dyn Outbound,
     provider: &ProviderConfig,
     metadata: &Metadata,
     fields: &[(&str, &str)],

@@ -348,11 +348,14 @@ async fn a_caller_without_time_for_a_provider_call_does_not_start_one(backend: B
     let (h, _, session_id) = signed_in(backend).await;
     let key = integration_tests::sha256_b64url(&session_id);
 
+    let deps = h.app.deps();
     let answer = shared::flow::refresh::access_token(
-        &h.app,
+        deps,
+        h.app.settings(),
+        h.app.providers(),
         &key,
         true,
-        shared::deadline::Deadline::after(Duration::from_secs(3)),
+        shared::deadline::Deadline::after(deps.clock, Duration::from_secs(3)),
     )
     .await;
 

@@ -3,19 +3,19 @@
 
 use std::pin::pin;
 
-use super::{
-    DEFAULT_EXPIRES_IN, Issued, MIN_PROVIDER_CALL, STORE_WRITE_BUDGET, end_session, issued, read,
-};
-use crate::app::App;
+use super::{Issued, MIN_PROVIDER_CALL, STORE_WRITE_BUDGET, end_session, issued, read};
 use crate::deadline::Deadline;
+use crate::deps::Deps;
 use crate::edge::ApiError;
+use crate::flow::store_error;
 use crate::provider::discovery::Metadata;
 use crate::provider::id_token::{self, Expected, IdTokenError};
-use crate::provider::{OAuthError, Provider, ProviderError, token};
+use crate::provider::outcome::{self, Failure, Grant};
+use crate::provider::token::TokenResponse;
+use crate::provider::{Provider, token};
+use crate::secret::{IdToken, RefreshToken};
 use crate::store::{Session, StoreError, TokenSet};
 use crate::telemetry::Chain;
-
-use crate::flow::store_error;
 
 /// What the refreshed id_token says about the session.
 enum Verdict {
@@ -29,15 +29,15 @@ enum Verdict {
 
 /// The lease holder of one refresh.
 pub(super) struct Holder<'a> {
-    pub(super) app: &'a App,
+    pub(super) deps: Deps<'a>,
     pub(super) session: &'a Session,
     pub(super) provider: &'a Provider,
     pub(super) metadata: &'a Metadata,
     pub(super) owner: &'a str,
     /// The end of this holder's turn: the earlier of the lease and the request's deadline.
-    pub(super) turn: Deadline,
+    pub(super) turn: Deadline<'a>,
     /// The request's own deadline.
-    pub(super) request: Deadline,
+    pub(super) request: Deadline<'a>,
 }
 
 impl Holder<'_> {
@@ -48,55 +48,27 @@ impl Holder<'_> {
     /// after it, ending the session when it names someone else.
     #[tracing::instrument(name = "lease_holder", skip_all, fields(provider = %self.session.provider))]
     pub(super) async fn refresh(self) -> Result<Issued, ApiError> {
-        let app = self.app;
-        let call_budget = self.turn.less(STORE_WRITE_BUDGET).remaining();
-        if call_budget < MIN_PROVIDER_CALL {
-            self.release().await;
-            return Err(ApiError::ProviderUnavailable);
-        }
         let Some(refresh_token) = self.session.tokens.refresh_token.as_ref() else {
             self.release().await;
             return Err(ApiError::ReauthRequired);
         };
-        let grant = token::refresh(
-            &app.http,
-            &self.provider.config,
-            self.metadata,
-            refresh_token,
-        );
-        let response = match tokio::time::timeout(call_budget, grant).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(ProviderError::Rejected {
-                error: OAuthError::InvalidGrant,
-            })) => {
-                tracing::info!(provider = %self.session.provider, "refresh token no longer valid");
-                return self.end().await;
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(provider = %self.session.provider, error = %Chain(&e), "refresh failed");
-                self.release().await;
-                return Err(ApiError::ProviderUnavailable);
-            }
+        let response = match self.grant(refresh_token).await {
+            Ok(response) => response,
+            Err(Failure::Reauthenticate) => return self.end().await,
             Err(_) => {
-                tracing::warn!(provider = %self.session.provider, "refresh ran out of time");
                 self.release().await;
                 return Err(ApiError::ProviderUnavailable);
             }
         };
-        let now = app.now();
-        let old = &self.session.tokens;
-        let tokens = TokenSet {
-            access_token: response.access_token,
-            access_expires_at: now + response.expires_in.unwrap_or(DEFAULT_EXPIRES_IN),
-            // A response without a refresh token keeps the old one (RFC 6749 §6).
-            refresh_token: response.refresh_token.or_else(|| old.refresh_token.clone()),
-            scope: response.scope.or_else(|| old.scope.clone()),
-            refreshed_at: now,
-        };
-
-        let mut verdict = pin!(self.verify(response.id_token.as_ref(), now));
-        let in_turn = self.turn.less(STORE_WRITE_BUDGET).remaining();
-        match tokio::time::timeout(in_turn, &mut verdict).await {
+        let now = self.deps.now();
+        let (tokens, id_token) = outcome::token_set(response, Some(&self.session.tokens), now);
+        let mut verdict = pin!(self.verify(id_token.as_ref(), now));
+        match self
+            .turn
+            .less(STORE_WRITE_BUDGET)
+            .within(&mut verdict)
+            .await
+        {
             Ok(Verdict::Refused) => self.end().await,
             Ok(Verdict::Same) => self.write(&tokens, now).await,
             Ok(Verdict::Unverifiable) => {
@@ -106,9 +78,9 @@ impl Holder<'_> {
             Err(_) => {
                 // The signing keys are slow: store first, then finish the check.
                 let issued = self.write(&tokens, now).await?;
-                match tokio::time::timeout(self.request.remaining(), verdict).await {
+                match self.request.within(verdict).await {
                     Ok(Verdict::Refused) => {
-                        end_session(app, &self.session.key).await;
+                        end_session(self.deps, &self.session.key).await;
                         Err(ApiError::ReauthRequired)
                     }
                     _ => Ok(issued),
@@ -117,7 +89,38 @@ impl Holder<'_> {
         }
     }
 
-    async fn verify(&self, id_token: Option<&crate::secret::IdToken>, now: u64) -> Verdict {
+    /// The refresh_token grant, started only when it can end in time for the write.
+    async fn grant(&self, refresh_token: &RefreshToken) -> Result<TokenResponse, Failure> {
+        let call = self.turn.less(STORE_WRITE_BUDGET);
+        if call.remaining() < MIN_PROVIDER_CALL {
+            return Err(Failure::RetryLater);
+        }
+        let provider = &self.session.provider;
+        let grant = token::refresh(
+            self.deps.http,
+            &self.provider.config,
+            self.metadata,
+            refresh_token,
+        );
+        match call.within(grant).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(e)) => {
+                let failure = outcome::classify(Grant::RefreshToken, &e);
+                if failure == Failure::Reauthenticate {
+                    tracing::info!(%provider, error = %Chain(&e), "refresh token no longer valid");
+                } else {
+                    tracing::warn!(%provider, error = %Chain(&e), "refresh failed");
+                }
+                Err(failure)
+            }
+            Err(_) => {
+                tracing::warn!(%provider, "refresh ran out of time");
+                Err(Failure::RetryLater)
+            }
+        }
+    }
+
+    async fn verify(&self, id_token: Option<&IdToken>, now: u64) -> Verdict {
         let Some(id_token) = id_token else {
             return Verdict::Same;
         };
@@ -128,13 +131,12 @@ impl Holder<'_> {
             nonce: None,
             now,
         };
-        let app = self.app;
         match id_token::verify(
             id_token,
             &expected,
             self.metadata,
             &self.provider.jwks,
-            &app.http,
+            self.deps.http,
         )
         .await
         {
@@ -156,9 +158,9 @@ impl Holder<'_> {
 
     /// The conditional write that stores the tokens, bumps the version and ends the lease.
     async fn write(&self, tokens: &TokenSet, now: u64) -> Result<Issued, ApiError> {
-        let app = self.app;
         let key = self.session.key.as_str();
-        match app
+        match self
+            .deps
             .store
             .replace_tokens(key, self.session.version, self.owner, tokens)
             .await
@@ -178,7 +180,7 @@ impl Holder<'_> {
     /// Ends the session, but only while still holding its lease.
     async fn end(&self) -> Result<Issued, ApiError> {
         match self
-            .app
+            .deps
             .store
             .delete_session_as_holder(&self.session.key, self.owner)
             .await
@@ -191,9 +193,9 @@ impl Holder<'_> {
 
     /// The lease is no longer ours (the session ended, or the lease was taken over).
     async fn lost_lease(&self) -> Result<Issued, ApiError> {
-        match read(self.app, &self.session.key).await? {
+        match read(self.deps, &self.session.key).await? {
             Some(current) if current.version > self.session.version => {
-                Ok(issued(&current.tokens, self.app.now()))
+                Ok(issued(&current.tokens, self.deps.now()))
             }
             Some(_) => Err(ApiError::ProviderUnavailable),
             None => Err(ApiError::ReauthRequired),
@@ -202,7 +204,7 @@ impl Holder<'_> {
 
     async fn release(&self) {
         if let Err(e) = self
-            .app
+            .deps
             .store
             .release_refresh_lease(&self.session.key, self.owner)
             .await

@@ -4,26 +4,20 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::json;
 
-use crate::app::App;
-use crate::crypto::{random_below, random_token};
+use super::{Settings, store_error};
+use crate::caller::authenticate;
+use crate::config::Config;
 use crate::deadline::Deadline;
-use crate::edge::{
-    ApiError, Request, Response, add_cors, allowed_origin, body_bytes, json_response,
-};
+use crate::deps::Deps;
+use crate::edge::{ApiError, Cookies, Request, body_bytes};
+use crate::provider::Providers;
 use crate::secret::AccessToken;
 use crate::store::{Session, StoreError, TokenSet};
 
 mod holder;
 
 use holder::Holder;
-
-use super::store_error;
-use crate::caller::authenticate;
-
-/// Access token lifetime assumed when the provider does not say.
-pub(super) const DEFAULT_EXPIRES_IN: u64 = 3600;
 
 /// What the frontend receives: never the refresh token or the id_token.
 #[derive(Debug)]
@@ -36,41 +30,40 @@ pub struct Issued {
     pub scope: Option<String>,
 }
 
+/// `POST /auth/refresh` as the caller sent it: whose session, and whether to force a grant.
+#[derive(Debug)]
+pub struct RefreshRequest {
+    /// The caller's session key (bearer token or cookie, CSRF-checked).
+    pub session_key: String,
+    /// Refresh even when the stored token is still fresh.
+    pub force: bool,
+}
+
 #[derive(Deserialize, Default)]
 struct Options {
     #[serde(default)]
     force: bool,
 }
 
-/// The route handler.
-pub async fn handle(app: &App, req: &Request) -> Response {
-    let origin = allowed_origin(req, &app.config.allowed_origins);
-    let result = async {
-        let (key, _) = authenticate(req, app.cookies, &app.config.allowed_origins, true)?;
+impl RefreshRequest {
+    /// Authenticates the caller, then reads the optional JSON body `{"force": bool}`.
+    pub fn from_request(
+        req: &Request,
+        config: &Config,
+        cookies: Cookies,
+    ) -> Result<Self, ApiError> {
+        let (session_key, _) = authenticate(req, cookies, &config.allowed_origins, true)?;
         let body = body_bytes(req).ok_or(ApiError::InvalidRequest)?;
         let options: Options = if body.iter().all(u8::is_ascii_whitespace) {
             Options::default()
         } else {
             serde_json::from_slice(body).map_err(|_| ApiError::InvalidRequest)?
         };
-        let deadline = Deadline::for_request(req, REQUEST_BUDGET);
-        access_token(app, &key, options.force, deadline).await
+        Ok(Self {
+            session_key,
+            force: options.force,
+        })
     }
-    .await;
-    let mut resp = match result {
-        Ok(issued) => json_response(
-            http::StatusCode::OK,
-            &json!({
-                "access_token": issued.access_token.expose(),
-                "token_type": "Bearer",
-                "expires_in": issued.expires_in,
-                "scope": issued.scope.unwrap_or_default(),
-            }),
-        ),
-        Err(e) => e.response(),
-    };
-    add_cors(&mut resp, origin);
-    resp
 }
 
 pub(super) fn issued(tokens: &TokenSet, now: u64) -> Issued {
@@ -101,22 +94,22 @@ pub const REQUEST_BUDGET: Duration = Duration::from_secs(27);
 const FIRST_PAUSE_MS: u64 = 20;
 const LONGEST_PAUSE_MS: u64 = 250;
 
-pub(super) async fn read(app: &App, key: &str) -> Result<Option<Session>, ApiError> {
-    app.store
-        .get_session(key, app.now())
+pub(super) async fn read(deps: Deps<'_>, key: &str) -> Result<Option<Session>, ApiError> {
+    deps.store
+        .get_session(key, deps.now())
         .await
         .map_err(store_error)
 }
 
 /// The stored token when no provider call is needed (or possible).
 fn from_store(
-    app: &App,
+    settings: &Settings,
     session: &Session,
     force: bool,
     now: u64,
 ) -> Option<Result<Issued, ApiError>> {
     let tokens = &session.tokens;
-    let skew = app.config.refresh_skew.as_secs();
+    let skew = settings.refresh_skew;
     if !force && tokens.access_expires_at > now + skew {
         return Some(Ok(issued(tokens, now)));
     }
@@ -130,7 +123,7 @@ fn from_store(
     }
     // A script (or XSS) forcing refreshes in a loop must not spend the provider quota: within
     // the window, a forced refresh gets the token the last one produced.
-    let window = app.config.force_refresh_window.as_secs();
+    let window = settings.force_refresh_window;
     let just_refreshed = tokens.refreshed_at > 0 && now < tokens.refreshed_at + window;
     if force && just_refreshed && tokens.access_expires_at > now {
         tracing::info!("forced refresh coalesced with the one just completed");
@@ -149,59 +142,97 @@ fn from_store(
 /// written, before both its lease and `deadline` run out.
 #[tracing::instrument(name = "refresh", skip_all, fields(force = force))]
 pub async fn access_token(
-    app: &App,
+    deps: Deps<'_>,
+    settings: &Settings,
+    providers: &Providers,
     key: &str,
     force: bool,
-    deadline: Deadline,
+    deadline: Deadline<'_>,
 ) -> Result<Issued, ApiError> {
-    let mut session = read(app, key).await?.ok_or(ApiError::Unauthenticated)?;
-    if let Some(answer) = from_store(app, &session, force, app.now()) {
+    let session = read(deps, key).await?.ok_or(ApiError::Unauthenticated)?;
+    if let Some(answer) = from_store(settings, &session, force, deps.now()) {
         return answer;
     }
-    let Some(provider) = app.providers.get(&session.provider) else {
+    let Some(provider) = providers.get(&session.provider) else {
         // The provider was removed from the configuration: this session cannot continue.
-        end_session(app, key).await;
+        end_session(deps, key).await;
         return Err(ApiError::ReauthRequired);
     };
     // Discovery (cached after the first call) happens before the lease, never on its time.
-    let metadata =
-        match tokio::time::timeout(deadline.remaining(), provider.metadata(&app.http)).await {
-            Ok(Ok(m)) => m,
-            _ => return Err(ApiError::ProviderUnavailable),
-        };
+    let metadata = match deadline.within(provider.metadata(deps.http)).await {
+        Ok(Ok(m)) => m,
+        _ => return Err(ApiError::ProviderUnavailable),
+    };
+    match take_turn(deps, key, session, deadline).await? {
+        Turn::Done(issued) => Ok(issued),
+        Turn::Lease {
+            session,
+            owner,
+            lease,
+        } => {
+            Holder {
+                deps,
+                session: &session,
+                provider,
+                metadata: &metadata,
+                owner: &owner,
+                turn: deadline.min(lease),
+                request: deadline,
+            }
+            .refresh()
+            .await
+        }
+    }
+}
+
+/// How the wait for a session's refresh lease ended.
+enum Turn<'c> {
+    /// This caller holds the lease until `lease`: it refreshes.
+    Lease {
+        session: Box<Session>,
+        owner: String,
+        lease: Deadline<'c>,
+    },
+    /// Someone else refreshed meanwhile: their token.
+    Done(Issued),
+}
+
+/// Takes the session's lease, or waits with bounded, jittered backoff until whoever holds it
+/// has stored a newer version. Gives up when too little of `deadline` is left to refresh.
+async fn take_turn<'c>(
+    deps: Deps<'c>,
+    key: &str,
+    mut session: Session,
+    deadline: Deadline<'c>,
+) -> Result<Turn<'c>, ApiError> {
     let seen_version = session.version;
     let mut pause = FIRST_PAUSE_MS;
     loop {
-        let now = app.now();
+        let now = deps.now();
         if session.version > seen_version {
             // Someone refreshed since we looked: theirs is the new token.
-            return Ok(issued(&session.tokens, now));
+            return Ok(Turn::Done(issued(&session.tokens, now)));
         }
         if session.lease_until <= now {
             if deadline.remaining() < MIN_PROVIDER_CALL + STORE_WRITE_BUDGET {
                 tracing::warn!("too little time left to refresh; not starting a provider call");
                 return Err(ApiError::ProviderUnavailable);
             }
-            let owner = random_token(16);
+            let owner = deps.random.token(16);
             // The lease is counted in whole store seconds from `now`: it may end up to a
             // second before LEASE_SECS of real time has passed.
-            let lease = Deadline::after(Duration::from_secs(LEASE_SECS - 1));
-            match app
+            let lease = Deadline::after(deps.clock, Duration::from_secs(LEASE_SECS - 1));
+            match deps
                 .store
                 .acquire_refresh_lease(key, session.version, &owner, now, now + LEASE_SECS)
                 .await
             {
                 Ok(()) => {
-                    let holder = Holder {
-                        app,
-                        session: &session,
-                        provider,
-                        metadata: &metadata,
-                        owner: &owner,
-                        turn: deadline.min(lease),
-                        request: deadline,
-                    };
-                    return holder.refresh().await;
+                    return Ok(Turn::Lease {
+                        session: Box::new(session),
+                        owner,
+                        lease,
+                    });
                 }
                 Err(StoreError::Conflict) => {}
                 Err(e) => return Err(store_error(e)),
@@ -212,16 +243,16 @@ pub async fn access_token(
             tracing::warn!("gave up waiting for another refresh of this session");
             return Err(ApiError::ProviderUnavailable);
         }
-        let jittered = Duration::from_millis(pause / 2 + random_below(pause / 2 + 1));
-        tokio::time::sleep(jittered.min(left)).await;
+        let jittered = Duration::from_millis(pause / 2 + deps.random.below(pause / 2 + 1));
+        deps.clock.sleep(jittered.min(left)).await;
         pause = (pause * 2).min(LONGEST_PAUSE_MS);
         // Gone while we waited: the holder got invalid_grant (or the user logged out).
-        session = read(app, key).await?.ok_or(ApiError::ReauthRequired)?;
+        session = read(deps, key).await?.ok_or(ApiError::ReauthRequired)?;
     }
 }
 
-pub(super) async fn end_session(app: &App, key: &str) {
-    if let Err(e) = app.store.delete_session(key).await {
+pub(super) async fn end_session(deps: Deps<'_>, key: &str) {
+    if let Err(e) = deps.store.delete_session(key).await {
         tracing::warn!(error = %e, "could not delete an ended session");
     }
 }

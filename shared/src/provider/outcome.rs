@@ -1,0 +1,167 @@
+//! What a provider's answer means, for callback and refresh alike: the token set to store, the
+//! user an id_token names, and how a failure is treated. Provider kinds differ in how they get
+//! an answer; they all end here.
+
+use super::ProviderError;
+use super::id_token::Claims;
+use super::token::TokenResponse;
+use crate::secret::IdToken;
+use crate::store::{Profile, TokenSet};
+
+/// Access token lifetime assumed when the provider does not say.
+pub const DEFAULT_EXPIRES_IN: u64 = 3600;
+
+/// Longest subject identifier accepted.
+const MAX_SUBJECT: usize = 255;
+
+/// Which grant produced an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// The code exchange that ends a login.
+    AuthorizationCode,
+    /// A refresh_token grant.
+    RefreshToken,
+}
+
+/// How a failed provider call is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Nothing changed; the caller may try again later (`provider_unavailable`).
+    RetryLater,
+    /// The grant is dead (revoked, expired, used): the session ends (`reauth_required`).
+    Reauthenticate,
+    /// The login cannot complete (`?error=login_failed`).
+    LoginFailed,
+}
+
+/// The one classification of provider failures.
+pub fn classify(grant: Grant, error: &ProviderError) -> Failure {
+    match (grant, error) {
+        (Grant::AuthorizationCode, _) => Failure::LoginFailed,
+        (Grant::RefreshToken, ProviderError::Rejected { error })
+            if *error == super::OAuthError::InvalidGrant =>
+        {
+            Failure::Reauthenticate
+        }
+        (Grant::RefreshToken, ProviderError::IdToken(_)) => Failure::Reauthenticate,
+        (Grant::RefreshToken, _) => Failure::RetryLater,
+    }
+}
+
+/// The token set to store from a token response, and the id_token still to verify. After a
+/// refresh (`previous` given), a response without a refresh token or scope keeps the old one
+/// (RFC 6749 §6) and the grant's time is recorded.
+pub fn token_set(
+    response: TokenResponse,
+    previous: Option<&TokenSet>,
+    now: u64,
+) -> (TokenSet, Option<IdToken>) {
+    let expires_in = response.expires_in.unwrap_or(DEFAULT_EXPIRES_IN);
+    let tokens = TokenSet {
+        access_token: response.access_token,
+        access_expires_at: now.saturating_add(expires_in),
+        refresh_token: response
+            .refresh_token
+            .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
+        scope: response
+            .scope
+            .or_else(|| previous.and_then(|p| p.scope.clone())),
+        refreshed_at: if previous.is_some() { now } else { 0 },
+    };
+    (tokens, response.id_token)
+}
+
+/// The user a login names: the provider's stable subject and a profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The provider's subject identifier.
+    pub subject: String,
+    /// Name, e-mail and picture, when given.
+    pub profile: Profile,
+}
+
+impl Identity {
+    /// The identity verified id_token claims name; an empty or oversize subject is refused.
+    pub fn from_claims(claims: Claims) -> Result<Self, ProviderError> {
+        if claims.sub.is_empty() || claims.sub.len() > MAX_SUBJECT {
+            return Err(ProviderError::Invalid("unusable subject".into()));
+        }
+        Ok(Self {
+            subject: claims.sub,
+            profile: Profile {
+                name: claims.name,
+                email: claims.email,
+                picture: claims.picture,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::OAuthError;
+    use crate::provider::id_token::IdTokenError;
+    use crate::secret::{AccessToken, RefreshToken};
+
+    fn response(refresh: Option<&str>, expires_in: Option<u64>) -> TokenResponse {
+        TokenResponse {
+            access_token: AccessToken::new("at-2"),
+            expires_in,
+            refresh_token: refresh.map(RefreshToken::new),
+            id_token: None,
+            scope: None,
+        }
+    }
+
+    #[test]
+    fn a_refresh_without_a_new_refresh_token_keeps_the_old_one_and_its_scope() {
+        let (first, _) = token_set(response(Some("rt-1"), Some(60)), None, 1_000);
+        let first = TokenSet {
+            scope: Some("openid".into()),
+            ..first
+        };
+        assert_eq!(first.access_expires_at, 1_060);
+        assert_eq!(first.refreshed_at, 0, "a login's tokens are not a refresh");
+        let (second, _) = token_set(response(None, None), Some(&first), 2_000);
+        assert_eq!(second.refresh_token.unwrap().expose(), "rt-1");
+        assert_eq!(second.scope.as_deref(), Some("openid"));
+        assert_eq!(second.access_expires_at, 2_000 + DEFAULT_EXPIRES_IN);
+        assert_eq!(second.refreshed_at, 2_000);
+    }
+
+    #[test]
+    fn a_rotated_refresh_token_replaces_the_old_one() {
+        let (first, _) = token_set(response(Some("rt-1"), None), None, 0);
+        let (second, _) = token_set(response(Some("rt-2"), None), Some(&first), 5);
+        assert_eq!(second.refresh_token.unwrap().expose(), "rt-2");
+    }
+
+    #[test]
+    fn only_a_dead_grant_or_a_refused_id_token_ends_a_session() {
+        let invalid_grant = ProviderError::Rejected {
+            error: OAuthError::InvalidGrant,
+        };
+        let invalid_client = ProviderError::Rejected {
+            error: OAuthError::InvalidClient,
+        };
+        let refused = ProviderError::IdToken(IdTokenError::Nonce);
+        let outage = ProviderError::Unavailable("503".into());
+        assert_eq!(
+            classify(Grant::RefreshToken, &invalid_grant),
+            Failure::Reauthenticate
+        );
+        assert_eq!(
+            classify(Grant::RefreshToken, &refused),
+            Failure::Reauthenticate
+        );
+        assert_eq!(
+            classify(Grant::RefreshToken, &invalid_client),
+            Failure::RetryLater
+        );
+        assert_eq!(classify(Grant::RefreshToken, &outage), Failure::RetryLater);
+        for e in [invalid_grant, invalid_client, refused, outage] {
+            assert_eq!(classify(Grant::AuthorizationCode, &e), Failure::LoginFailed);
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! One handler per route: parse the request into its typed form (the contract's error when it
+//! cannot be), run the flow with the application's ports, shape the response.
+
+use std::sync::Arc;
+
+use axum::extract::{RawPathParams, Request as AxumRequest, State};
+use axum::response::Response as AxumResponse;
+use http::StatusCode;
+use lambda_http::{Body, RequestExt};
+use serde_json::json;
+
+use super::into_axum;
+use crate::app::Shared;
+use crate::caller::authenticate;
+use crate::crypto::is_token_shaped;
+use crate::deadline::Deadline;
+use crate::edge::{
+    ApiError, Request, add_cookie, add_cors, allowed_origin, cookie, json_response,
+    preflight as preflight_response, redirect,
+};
+use crate::flow::callback::{CallbackParams, Outcome};
+use crate::flow::handoff::Redemption;
+use crate::flow::login::LoginRequest;
+use crate::flow::refresh::{REQUEST_BUDGET, RefreshRequest};
+use crate::flow::{callback, handoff, login, refresh, session};
+use crate::provider::Provider;
+use crate::store::keys::session_key;
+
+/// The request with its body in memory, as the parsers take it. Bodies arrive whole (API
+/// Gateway delivers them in the event; the local runner caps and buffers them first).
+async fn buffered(req: AxumRequest) -> Request {
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) if bytes.is_empty() => Body::Empty,
+        Ok(bytes) => match String::from_utf8(bytes.to_vec()) {
+            Ok(text) => Body::Text(text),
+            Err(e) => Body::Binary(e.into_bytes()),
+        },
+        Err(_) => Body::Empty,
+    };
+    http::Request::from_parts(parts, body)
+}
+
+/// The provider the path names, or `unknown_provider`.
+fn provider<'a>(shared: &'a Shared, params: &RawPathParams) -> Result<&'a Provider, ApiError> {
+    params
+        .iter()
+        .find(|(name, _)| *name == "provider")
+        .and_then(|(_, value)| shared.provider(value))
+        .ok_or(ApiError::UnknownProvider)
+}
+
+/// `OPTIONS` on any route: a CORS preflight for allowed origins.
+pub(super) async fn preflight(State(shared): State<Arc<Shared>>, req: AxumRequest) -> AxumResponse {
+    let req = buffered(req).await;
+    into_axum(preflight_response(allowed_origin(
+        &req,
+        &shared.config().allowed_origins,
+    )))
+}
+
+/// `GET /auth/{provider}/login`
+pub(super) async fn login(
+    State(shared): State<Arc<Shared>>,
+    params: RawPathParams,
+    req: AxumRequest,
+) -> AxumResponse {
+    let req = buffered(req).await;
+    let cookies = shared.cookies();
+    let result = async {
+        let provider = provider(&shared, &params)?;
+        let request = LoginRequest::from_request(&req, shared.config(), cookies)?;
+        login::start(shared.deps(), shared.settings(), provider, request).await
+    }
+    .await;
+    into_axum(match result {
+        Ok(started) => {
+            let mut resp = redirect(started.authorization_url.as_str());
+            let ttl = shared.settings().transaction_ttl;
+            add_cookie(
+                &mut resp,
+                &cookies.set(cookies.tx_name(), started.binding.expose(), ttl),
+            );
+            resp
+        }
+        Err(e) => e.response(),
+    })
+}
+
+/// `GET /auth/{provider}/callback`
+pub(super) async fn callback(
+    State(shared): State<Arc<Shared>>,
+    params: RawPathParams,
+    req: AxumRequest,
+) -> AxumResponse {
+    let req = buffered(req).await;
+    let cookies = shared.cookies();
+    let result = async {
+        let provider = provider(&shared, &params)?;
+        let params = CallbackParams::from_request(&req, cookies)?;
+        callback::complete(shared.deps(), shared.settings(), provider, params).await
+    }
+    .await;
+    into_axum(match result {
+        Ok(Outcome::SignedIn {
+            session_id,
+            return_to,
+        }) => {
+            // The browser's previous session (if any) is replaced by the new cookie: end it
+            // rather than leave its tokens at rest until it expires.
+            if let Some(old) = cookie(&req, cookies.session_name()).filter(|c| is_token_shaped(c))
+                && let Err(e) = shared.deps().store.delete_session(&session_key(old)).await
+            {
+                tracing::warn!(error = %e, "could not delete the replaced session");
+            }
+            let mut resp = redirect(&return_to.location());
+            let ttl = shared.settings().session_ttl;
+            add_cookie(
+                &mut resp,
+                &cookies.set(cookies.session_name(), session_id.expose(), ttl),
+            );
+            add_cookie(&mut resp, &cookies.clear(cookies.tx_name()));
+            resp
+        }
+        Ok(Outcome::Redirect(location)) => {
+            let mut resp = redirect(&location);
+            add_cookie(&mut resp, &cookies.clear(cookies.tx_name()));
+            resp
+        }
+        Err(e) => e.response(),
+    })
+}
+
+/// `POST /auth/refresh`
+pub(super) async fn refresh(State(shared): State<Arc<Shared>>, req: AxumRequest) -> AxumResponse {
+    let req = buffered(req).await;
+    let origin = allowed_origin(&req, &shared.config().allowed_origins);
+    let result = async {
+        let request = RefreshRequest::from_request(&req, shared.config(), shared.cookies())?;
+        let deps = shared.deps();
+        let lambda_deadline = req.lambda_context_ref().map(|ctx| ctx.deadline);
+        let deadline = Deadline::for_request(deps.clock, REQUEST_BUDGET, lambda_deadline);
+        refresh::access_token(
+            deps,
+            shared.settings(),
+            shared.providers(),
+            &request.session_key,
+            request.force,
+            deadline,
+        )
+        .await
+    }
+    .await;
+    let mut resp = match result {
+        Ok(issued) => json_response(
+            StatusCode::OK,
+            &json!({
+                "access_token": issued.access_token.expose(),
+                "token_type": "Bearer",
+                "expires_in": issued.expires_in,
+                "scope": issued.scope.unwrap_or_default(),
+            }),
+        ),
+        Err(e) => e.response(),
+    };
+    add_cors(&mut resp, origin);
+    into_axum(resp)
+}
+
+/// `GET /auth/session`
+pub(super) async fn session(State(shared): State<Arc<Shared>>, req: AxumRequest) -> AxumResponse {
+    let req = buffered(req).await;
+    let origins = &shared.config().allowed_origins;
+    let result = async {
+        let (key, _) = authenticate(&req, shared.cookies(), origins, false)?;
+        session::info(shared.deps(), &key).await
+    }
+    .await;
+    let mut resp = match result {
+        Ok(s) => json_response(
+            StatusCode::OK,
+            &json!({
+                "provider": s.provider.as_str(),
+                "subject": s.subject,
+                "profile": s.profile,
+                "access_token_expires_at": s.tokens.access_expires_at,
+                "session_expires_at": s.expires_at,
+            }),
+        ),
+        Err(e) => e.response(),
+    };
+    add_cors(&mut resp, allowed_origin(&req, origins));
+    into_axum(resp)
+}
+
+/// `POST /auth/logout`
+pub(super) async fn logout(State(shared): State<Arc<Shared>>, req: AxumRequest) -> AxumResponse {
+    let req = buffered(req).await;
+    let origins = &shared.config().allowed_origins;
+    let cookies = shared.cookies();
+    let result = async {
+        let (key, _) = authenticate(&req, cookies, origins, true)?;
+        session::logout(shared.deps(), shared.providers(), &key).await
+    }
+    .await;
+    let mut resp = match result {
+        Ok(url) => {
+            let mut body = json!({"logged_out": true});
+            if let Some(url) = url {
+                body["end_session_url"] = json!(url);
+            }
+            let mut resp = json_response(StatusCode::OK, &body);
+            add_cookie(&mut resp, &cookies.clear(cookies.session_name()));
+            resp
+        }
+        Err(e) => e.response(),
+    };
+    add_cors(&mut resp, allowed_origin(&req, origins));
+    into_axum(resp)
+}
+
+/// `POST /auth/token`
+pub(super) async fn token(State(shared): State<Arc<Shared>>, req: AxumRequest) -> AxumResponse {
+    let req = buffered(req).await;
+    let result = async {
+        let redemption = Redemption::from_request(&req)?;
+        handoff::redeem(shared.deps(), redemption).await
+    }
+    .await;
+    into_axum(match result {
+        Ok(r) => json_response(
+            StatusCode::OK,
+            &json!({
+                "session_token": r.session_token.expose(),
+                "token_type": "Bearer",
+                "expires_in": r.expires_in,
+            }),
+        ),
+        Err(e) => e.response(),
+    })
+}

@@ -1,0 +1,236 @@
+//! The route table: one axum [`Router`] per Lambda function (each mounts only its own routes;
+//! the local runner mounts them all), with unknown routes and methods answered through the
+//! contract's error mapping. Handlers, in `handlers`, turn a request into a typed one, run the
+//! flow and shape the response.
+
+mod handlers;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::Request as AxumRequest;
+use axum::response::IntoResponse;
+use axum::routing::{MethodFilter, MethodRouter, on};
+use http::{HeaderValue, Method, header};
+use lambda_http::Body;
+use tower::ServiceExt;
+use tracing::Instrument;
+
+use crate::app::Shared;
+use crate::edge::{ApiError, Request, Response, finish};
+
+/// Which Lambda function is running; each answers only its own routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// `GET /auth/{provider}/login`
+    Login,
+    /// `GET /auth/{provider}/callback`
+    Callback,
+    /// `POST /auth/refresh`
+    Refresh,
+    /// `GET /auth/session`, `POST /auth/logout`, `POST /auth/token`
+    Session,
+    /// Everything (the local runner).
+    All,
+}
+
+impl Function {
+    /// How many there are.
+    pub const COUNT: usize = 5;
+
+    fn serves(self, other: Function) -> bool {
+        self == Function::All || self == other
+    }
+}
+
+/// The routes `function` answers.
+pub fn router(shared: Arc<Shared>, function: Function) -> Router {
+    let mut router = Router::new();
+    if function.serves(Function::Login) {
+        router = router.route("/auth/{provider}/login", only(Method::GET, handlers::login));
+    }
+    if function.serves(Function::Callback) {
+        router = router.route(
+            "/auth/{provider}/callback",
+            only(Method::GET, handlers::callback),
+        );
+    }
+    if function.serves(Function::Refresh) {
+        router = router.route("/auth/refresh", only(Method::POST, handlers::refresh));
+    }
+    if function.serves(Function::Session) {
+        router = router
+            .route("/auth/session", only(Method::GET, handlers::session))
+            .route("/auth/logout", only(Method::POST, handlers::logout))
+            .route("/auth/token", only(Method::POST, handlers::token));
+    }
+    router
+        .fallback(|| async { ApiError::NotFound.into_response() })
+        .with_state(shared)
+}
+
+/// A route that answers `method` with `handler`, `OPTIONS` with a CORS preflight, and every
+/// other method (`HEAD` included) with 405 and `Allow: <method>`.
+fn only<H, T>(method: Method, handler: H) -> MethodRouter<Arc<Shared>>
+where
+    H: axum::handler::Handler<T, Arc<Shared>>,
+    T: 'static,
+{
+    let filter = if method == Method::GET {
+        MethodFilter::GET
+    } else {
+        MethodFilter::POST
+    };
+    let allow = HeaderValue::from_str(method.as_str()).unwrap_or(HeaderValue::from_static("GET"));
+    let not_allowed = move || {
+        let allow = allow.clone();
+        async move {
+            let mut resp = ApiError::MethodNotAllowed.into_response();
+            resp.headers_mut().insert(header::ALLOW, allow);
+            resp
+        }
+    };
+    on(filter, handler)
+        .on(MethodFilter::OPTIONS, handlers::preflight)
+        .on(MethodFilter::HEAD, not_allowed.clone())
+        .fallback(not_allowed)
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> axum::response::Response {
+        into_axum(self.response())
+    }
+}
+
+fn into_axum(resp: Response) -> axum::response::Response {
+    let (parts, body) = resp.into_parts();
+    let body = match body {
+        Body::Text(t) => axum::body::Body::from(t),
+        Body::Binary(b) => axum::body::Body::from(b),
+        _ => axum::body::Body::empty(),
+    };
+    axum::response::Response::from_parts(parts, body)
+}
+
+/// Routes match the end of the path, so a stage (`/prod/auth/...`) or a custom domain's base
+/// path in front does not matter; a trailing slash does not either. Returns the route's own
+/// path, or `None` when the path names no route.
+pub fn route_path(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    match segments.as_slice() {
+        [.., "auth", p, last @ ("login" | "callback")] => Some(format!("/auth/{p}/{last}")),
+        [.., "auth", last] => Some(format!("/auth/{last}")),
+        _ => None,
+    }
+}
+
+/// Runs one request through `router`: its route's own path, a span with the request id and
+/// route, the headers every answer carries, and the body as lambda_http has it.
+pub async fn serve(router: &Router, req: Request) -> Response {
+    let started = Instant::now();
+    let span = tracing::info_span!("request", request_id = %request_id(&req), route = tracing::field::Empty);
+    async move {
+        let (mut parts, body) = req.into_parts();
+        if let Some(path) = route_path(parts.uri.path()) {
+            tracing::Span::current().record("route", route_name(&path));
+            let mut uri = http::uri::Parts::from(parts.uri.clone());
+            let path_and_query = match parts.uri.query() {
+                Some(q) => format!("{path}?{q}"),
+                None => path,
+            };
+            uri.path_and_query = path_and_query.parse().ok();
+            if let Ok(rewritten) = http::Uri::from_parts(uri) {
+                parts.uri = rewritten;
+            }
+        }
+        let body = match body {
+            Body::Text(t) => axum::body::Body::from(t),
+            Body::Binary(b) => axum::body::Body::from(b),
+            _ => axum::body::Body::empty(),
+        };
+        let resp = match router
+            .clone()
+            .oneshot(AxumRequest::from_parts(parts, body))
+            .await
+        {
+            Ok(resp) => from_axum(resp).await,
+            Err(never) => match never {},
+        };
+        tracing::info!(
+            status = resp.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "handled"
+        );
+        finish(resp)
+    }
+    .instrument(span)
+    .await
+}
+
+fn route_name(path: &str) -> &'static str {
+    match path.rsplit('/').next() {
+        Some("login") => "login",
+        Some("callback") => "callback",
+        Some("refresh") => "refresh",
+        Some("session") => "session",
+        Some("logout") => "logout",
+        Some("token") => "token",
+        _ => "none",
+    }
+}
+
+/// An axum response as lambda_http's: text when the body is UTF-8.
+async fn from_axum(resp: axum::response::Response) -> Response {
+    let (parts, body) = resp.into_parts();
+    let body = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) if bytes.is_empty() => Body::Empty,
+        Ok(bytes) => match String::from_utf8(bytes.to_vec()) {
+            Ok(text) => Body::Text(text),
+            Err(e) => Body::Binary(e.into_bytes()),
+        },
+        Err(_) => return ApiError::Internal.response(),
+    };
+    http::Response::from_parts(parts, body)
+}
+
+/// The id API Gateway or Lambda gave this request, or a fresh one.
+fn request_id(req: &Request) -> String {
+    use lambda_http::RequestExt;
+    if let Some(ctx) = req.lambda_context_ref() {
+        return ctx.request_id.clone();
+    }
+    match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => {
+            c.request_id.clone().unwrap_or_default()
+        }
+        _ => crate::crypto::random_token(9),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_with_or_without_a_stage_prefix() {
+        assert_eq!(
+            route_path("/auth/google/login").as_deref(),
+            Some("/auth/google/login")
+        );
+        assert_eq!(
+            route_path("/prod/auth/google/callback").as_deref(),
+            Some("/auth/google/callback")
+        );
+        assert_eq!(
+            route_path("/auth/refresh").as_deref(),
+            Some("/auth/refresh")
+        );
+        assert_eq!(
+            route_path("/auth/session/").as_deref(),
+            Some("/auth/session")
+        );
+        assert_eq!(route_path("/auth/google").as_deref(), Some("/auth/google"));
+        assert_eq!(route_path("/other"), None);
+    }
+}
