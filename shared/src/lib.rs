@@ -1,7 +1,9 @@
 //! The token handler's library: every decision the Lambda functions and the local runner make.
 //!
 //! Binaries only wire: they load a [`config::Config`], build an [`app::App`] once per cold start
-//! and hand each request to [`app::App::handle`].
+//! and hand each request to [`app::App::handle_for`], which runs it through the function's
+//! route table ([`routes`]). Handlers parse requests into typed ones and run the [`flow`]s over
+//! the narrow [`deps::Deps`] ports.
 
 pub mod app;
 pub mod caller;

@@ -1,5 +1,7 @@
-//! The two cookies (login transaction and session): their names, attributes and lookup.
+//! The two cookies (login transaction and session): their names, attributes and lookup, built
+//! and parsed with the `cookie` crate.
 
+use cookie::{Cookie, SameSite};
 use http::{HeaderValue, header};
 
 use super::{Request, Response};
@@ -36,8 +38,15 @@ impl Cookies {
 
     /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure when configured.
     pub fn set(self, name: &str, value: &str, max_age_secs: u64) -> String {
-        let secure = if self.secure { "; Secure" } else { "" };
-        format!("{name}={value}; Path=/; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{secure}")
+        let max_age = i64::try_from(max_age_secs).unwrap_or(i64::MAX);
+        Cookie::build((name, value))
+            .path("/")
+            .max_age(cookie::time::Duration::seconds(max_age))
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.secure)
+            .build()
+            .to_string()
     }
 
     /// A `Set-Cookie` value that deletes the cookie.
@@ -52,10 +61,10 @@ pub fn cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .and_then(|c| c.value_raw())
         .filter(|v| !v.is_empty())
 }
 
@@ -86,10 +95,14 @@ mod tests {
         assert_eq!(c.session_name(), "__Host-session");
         assert_eq!(c.tx_name(), "__Host-auth_tx");
         let set = c.set(c.session_name(), "abc", 60);
-        assert_eq!(
-            set,
-            "__Host-session=abc; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure"
-        );
+        let parsed = Cookie::parse(set.as_str()).unwrap();
+        assert_eq!((parsed.name(), parsed.value()), ("__Host-session", "abc"));
+        assert_eq!(parsed.path(), Some("/"));
+        assert_eq!(parsed.max_age(), Some(cookie::time::Duration::seconds(60)));
+        assert_eq!(parsed.http_only(), Some(true));
+        assert_eq!(parsed.same_site(), Some(SameSite::Lax));
+        assert_eq!(parsed.secure(), Some(true));
+        assert_eq!(set.split("; ").count(), 6, "no other attribute: {set}");
         assert!(c.clear(c.tx_name()).contains("Max-Age=0"));
     }
 

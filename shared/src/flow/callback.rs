@@ -177,6 +177,7 @@ pub async fn complete(
 
 /// Consumes the transaction that `state`, the browser's binding cookie and the provider name
 /// find, in one atomic step; anything else is `invalid_state` and consumes nothing.
+#[tracing::instrument(level = "debug", skip_all)]
 async fn take_transaction(
     deps: Deps<'_>,
     provider: &Provider,
@@ -219,6 +220,7 @@ fn provider_error(query: &Query) -> Option<&'static str> {
 }
 
 /// Exchanges the code and verifies the id_token: the session to create.
+#[tracing::instrument(level = "debug", skip_all)]
 async fn signed_in(
     deps: Deps<'_>,
     settings: &Settings,
@@ -266,6 +268,7 @@ async fn signed_in(
 
 /// Stores the session under a fresh id for the browser, or, for a mobile login, as a hand-off
 /// the app redeems with its one-time code.
+#[tracing::instrument(level = "debug", skip_all)]
 async fn deliver(
     deps: Deps<'_>,
     tx: &Transaction,

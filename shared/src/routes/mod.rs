@@ -211,6 +211,112 @@ fn request_id(req: &Request) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::App;
+    use crate::config::Config;
+    use crate::store::memory::MemoryStore;
+
+    fn app() -> App {
+        let config = Config::from_toml(
+            r#"
+public_base_url = "https://auth.example.com"
+allowed_origins = ["https://app.example.com"]
+[providers.p]
+preset = "oidc"
+issuer = "https://idp.example"
+client_id = "c"
+client_secret = "s"
+"#,
+            |_| None,
+        )
+        .unwrap();
+        App::new(config, Arc::new(MemoryStore::new())).unwrap()
+    }
+
+    async fn call(app: &App, function: Function, method: &str, uri: &str) -> (u16, Response) {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("origin", "https://app.example.com")
+            .body(Body::Empty)
+            .unwrap();
+        let resp = app.handle_for(function, req).await;
+        (resp.status().as_u16(), resp)
+    }
+
+    fn error_code(resp: &Response) -> String {
+        let Body::Text(text) = resp.body() else {
+            panic!("a JSON body")
+        };
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        v["error"].as_str().unwrap().to_owned()
+    }
+
+    #[tokio::test]
+    async fn each_function_answers_only_its_own_routes() {
+        let app = app();
+        let (status, resp) = call(&app, Function::Login, "GET", "/auth/session").await;
+        assert_eq!((status, error_code(&resp).as_str()), (404, "not_found"));
+        let (status, resp) = call(&app, Function::Session, "GET", "/auth/session").await;
+        assert_eq!(
+            (status, error_code(&resp).as_str()),
+            (401, "unauthenticated")
+        );
+        let (status, resp) = call(&app, Function::All, "GET", "/nowhere").await;
+        assert_eq!((status, error_code(&resp).as_str()), (404, "not_found"));
+        assert_eq!(resp.headers()["cache-control"], "no-store");
+        let (status, resp) = call(&app, Function::Login, "GET", "/auth/nope/login").await;
+        assert_eq!(
+            (status, error_code(&resp).as_str()),
+            (404, "unknown_provider")
+        );
+    }
+
+    #[tokio::test]
+    async fn other_methods_get_405_with_the_routes_own_method_in_allow() {
+        let app = app();
+        for (method, uri, allow) in [
+            ("HEAD", "/auth/session", "GET"),
+            ("DELETE", "/auth/session", "GET"),
+            ("GET", "/auth/refresh", "POST"),
+            ("PUT", "/auth/token", "POST"),
+            ("HEAD", "/auth/p/callback", "GET"),
+        ] {
+            let (status, resp) = call(&app, Function::All, method, uri).await;
+            assert_eq!(status, 405, "{method} {uri}");
+            assert_eq!(resp.headers()["allow"], allow, "{method} {uri}");
+            if method != "HEAD" {
+                assert_eq!(error_code(&resp), "method_not_allowed");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stage_prefix_or_trailing_slash_reaches_the_same_route() {
+        let app = app();
+        for uri in [
+            "/prod/auth/session",
+            "/auth/session/",
+            "/a/b/auth/session?x=1",
+        ] {
+            let (status, resp) = call(&app, Function::Session, "GET", uri).await;
+            assert_eq!(
+                (status, error_code(&resp).as_str()),
+                (401, "unauthenticated"),
+                "{uri}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_preflight_from_an_allowed_origin_is_answered_on_every_route() {
+        let app = app();
+        let (status, resp) = call(&app, Function::Refresh, "OPTIONS", "/auth/refresh").await;
+        assert_eq!(status, 204);
+        assert_eq!(
+            resp.headers()["access-control-allow-origin"],
+            "https://app.example.com"
+        );
+    }
 
     #[test]
     fn routes_match_with_or_without_a_stage_prefix() {

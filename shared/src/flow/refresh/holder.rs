@@ -90,6 +90,7 @@ impl Holder<'_> {
     }
 
     /// The refresh_token grant, started only when it can end in time for the write.
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn grant(&self, refresh_token: &RefreshToken) -> Result<TokenResponse, Failure> {
         let call = self.turn.less(STORE_WRITE_BUDGET);
         if call.remaining() < MIN_PROVIDER_CALL {
@@ -120,6 +121,7 @@ impl Holder<'_> {
         }
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn verify(&self, id_token: Option<&IdToken>, now: u64) -> Verdict {
         let Some(id_token) = id_token else {
             return Verdict::Same;
@@ -157,6 +159,7 @@ impl Holder<'_> {
     }
 
     /// The conditional write that stores the tokens, bumps the version and ends the lease.
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn write(&self, tokens: &TokenSet, now: u64) -> Result<Issued, ApiError> {
         let key = self.session.key.as_str();
         match self
@@ -178,6 +181,7 @@ impl Holder<'_> {
     }
 
     /// Ends the session, but only while still holding its lease.
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn end(&self) -> Result<Issued, ApiError> {
         match self
             .deps

@@ -199,6 +199,7 @@ enum Turn<'c> {
 
 /// Takes the session's lease, or waits with bounded, jittered backoff until whoever holds it
 /// has stored a newer version. Gives up when too little of `deadline` is left to refresh.
+#[tracing::instrument(level = "debug", skip_all)]
 async fn take_turn<'c>(
     deps: Deps<'c>,
     key: &str,
