@@ -6,10 +6,10 @@ use std::sync::Arc;
 use axum::extract::{RawPathParams, Request as AxumRequest, State};
 use axum::response::Response as AxumResponse;
 use http::StatusCode;
-use lambda_http::{Body, RequestExt};
+use lambda_http::RequestExt;
 use serde_json::json;
 
-use super::into_axum;
+use super::{into_axum, to_lambda_body};
 use crate::app::Shared;
 use crate::caller::authenticate;
 use crate::crypto::is_token_shaped;
@@ -26,19 +26,10 @@ use crate::flow::{callback, handoff, login, refresh, session};
 use crate::provider::Provider;
 use crate::store::keys::session_key;
 
-/// The request with its body in memory, as the parsers take it. Bodies arrive whole (API
-/// Gateway delivers them in the event; the local runner caps and buffers them first).
+/// The request with its body in memory, as the parsers take it.
 async fn buffered(req: AxumRequest) -> Request {
     let (parts, body) = req.into_parts();
-    let body = match axum::body::to_bytes(body, usize::MAX).await {
-        Ok(bytes) if bytes.is_empty() => Body::Empty,
-        Ok(bytes) => match String::from_utf8(bytes.to_vec()) {
-            Ok(text) => Body::Text(text),
-            Err(e) => Body::Binary(e.into_bytes()),
-        },
-        Err(_) => Body::Empty,
-    };
-    http::Request::from_parts(parts, body)
+    http::Request::from_parts(parts, to_lambda_body(body).await.unwrap_or_default())
 }
 
 /// The provider the path names, or `unknown_provider`.

@@ -105,12 +105,30 @@ impl IntoResponse for ApiError {
 
 fn into_axum(resp: Response) -> axum::response::Response {
     let (parts, body) = resp.into_parts();
-    let body = match body {
+    axum::response::Response::from_parts(parts, to_axum_body(body))
+}
+
+/// lambda_http's body as axum's.
+fn to_axum_body(body: Body) -> axum::body::Body {
+    match body {
         Body::Text(t) => axum::body::Body::from(t),
         Body::Binary(b) => axum::body::Body::from(b),
         _ => axum::body::Body::empty(),
-    };
-    axum::response::Response::from_parts(parts, body)
+    }
+}
+
+/// axum's body as lambda_http's: text when it is UTF-8. Bodies are already in memory (API
+/// Gateway delivers them in the event; the local runner caps and buffers them first).
+async fn to_lambda_body(body: axum::body::Body) -> Option<Body> {
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.ok()?;
+    Some(if bytes.is_empty() {
+        Body::Empty
+    } else {
+        match String::from_utf8(bytes.to_vec()) {
+            Ok(text) => Body::Text(text),
+            Err(e) => Body::Binary(e.into_bytes()),
+        }
+    })
 }
 
 /// Routes match the end of the path, so a stage (`/prod/auth/...`) or a custom domain's base
@@ -180,18 +198,13 @@ fn route_name(path: &str) -> &'static str {
     }
 }
 
-/// An axum response as lambda_http's: text when the body is UTF-8.
+/// An axum response as lambda_http's.
 async fn from_axum(resp: axum::response::Response) -> Response {
     let (parts, body) = resp.into_parts();
-    let body = match axum::body::to_bytes(body, usize::MAX).await {
-        Ok(bytes) if bytes.is_empty() => Body::Empty,
-        Ok(bytes) => match String::from_utf8(bytes.to_vec()) {
-            Ok(text) => Body::Text(text),
-            Err(e) => Body::Binary(e.into_bytes()),
-        },
-        Err(_) => return ApiError::Internal.response(),
-    };
-    http::Response::from_parts(parts, body)
+    match to_lambda_body(body).await {
+        Some(body) => http::Response::from_parts(parts, body),
+        None => ApiError::Internal.response(),
+    }
 }
 
 /// The id API Gateway or Lambda gave this request, or a fresh one.
