@@ -15,15 +15,17 @@ use tower::ServiceExt;
 use url::Url;
 
 use super::Settings;
+use super::callback::{self, CallbackParams, Outcome};
 use super::login::{self, LoginRequest, LoginStarted};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::deps::Deps;
-use crate::edge::Query;
+use crate::edge::{ApiError, Query};
 use crate::provider::client::{FetchError, Fetched, MAX_BODY, Outbound, OutboundRequest};
 use crate::provider::{Provider, Providers};
 use crate::random::Random;
 use crate::store::memory::MemoryStore;
+use crate::store::{Session, Store};
 use crate::types::ProviderId;
 
 /// The provider's name in routes and storage keys.
@@ -265,6 +267,12 @@ pub(crate) fn query(raw: &str) -> Query {
     Query::from_request(&req).expect("well-formed query")
 }
 
+/// The authorization response in `redirect` (the URL the provider sent the browser to), as
+/// the callback route would read it with the binding cookie `binding`.
+pub(crate) fn callback_params(redirect: &Url, binding: &str) -> Result<CallbackParams, ApiError> {
+    CallbackParams::from_query(&query(redirect.query().unwrap_or("")), Some(binding))
+}
+
 /// The query of `url` as pairs, in order.
 pub(crate) fn pairs(url: &Url) -> Vec<(String, String)> {
     url.query_pairs().into_owned().collect()
@@ -281,9 +289,24 @@ pub(crate) fn param(url: &Url, name: &str) -> String {
     values[0].clone()
 }
 
+/// `url` with every `name` parameter removed and, when `value` is given, one `name=value` added.
+pub(crate) fn with_param(url: &Url, name: &str, value: Option<&str>) -> Url {
+    let kept: Vec<(String, String)> = pairs(url).into_iter().filter(|(k, _)| k != name).collect();
+    let mut out = url.clone();
+    {
+        let mut q = out.query_pairs_mut();
+        q.clear().extend_pairs(kept);
+        if let Some(value) = value {
+            q.append_pair(name, value);
+        }
+    }
+    out
+}
+
 /// Everything a flow needs, faked: the dev provider in-process, a stopped clock, counter-based
 /// randomness and an in-memory store, plus the configuration and settings they go with.
 pub(crate) struct Harness {
+    pub(crate) dev: DevProvider,
     pub(crate) http: InProcessProvider,
     pub(crate) clock: FakeClock,
     pub(crate) random: FixedRandom,
@@ -312,6 +335,7 @@ impl Harness {
             .collect();
         Self {
             http: InProcessProvider::new(&dev),
+            dev,
             clock: FakeClock::new(),
             random: FixedRandom::new(),
             store: MemoryStore::new(),
@@ -350,6 +374,33 @@ impl Harness {
         )
         .await
         .expect("login starts")
+    }
+
+    /// The dev provider's redirect back to the callback after `subject` approves.
+    pub(crate) fn approve(&self, started: &LoginStarted, subject: &str) -> Url {
+        let redirect = self
+            .dev
+            .approve(started.authorization_url.as_str(), subject)
+            .expect("dev provider approves");
+        Url::parse(&redirect).expect("redirect URL")
+    }
+
+    /// Runs the callback for `redirect` with the binding of `started`.
+    pub(crate) async fn complete(
+        &self,
+        started: &LoginStarted,
+        redirect: &Url,
+    ) -> Result<Outcome, ApiError> {
+        let params = callback_params(redirect, started.binding.expose())?;
+        callback::complete(self.deps(), &self.settings, self.provider(), params).await
+    }
+
+    /// The session stored under `key`, if live now.
+    pub(crate) async fn session(&self, key: &str) -> Option<Session> {
+        self.store
+            .get_session(key, self.clock.now())
+            .await
+            .expect("store")
     }
 }
 
