@@ -19,11 +19,13 @@ use super::callback::{self, CallbackParams, Outcome};
 use super::login::{self, LoginRequest, LoginStarted};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::deadline::Deadline;
 use crate::deps::Deps;
 use crate::edge::{ApiError, Query};
 use crate::provider::client::{FetchError, Fetched, MAX_BODY, Outbound, OutboundRequest};
 use crate::provider::{Provider, Providers};
 use crate::random::Random;
+use crate::store::keys::session_key;
 use crate::store::memory::MemoryStore;
 use crate::store::{Session, Store};
 use crate::types::ProviderId;
@@ -43,6 +45,11 @@ pub(crate) const CLIENT_ID: &str = "th-client";
 const CLIENT_SECRET: &str = "th-Secret-Zq8vW3kR5mN7pT2x";
 /// The one registered mobile redirect.
 pub(crate) const APP_REDIRECT: &str = "com.example.app:/oauth";
+
+/// Access token lifetime [`Harness::sign_in_stale`] has the dev provider issue.
+pub(crate) const SHORT_ACCESS_SECS: u64 = 120;
+/// How far [`Harness::sign_in_stale`] moves the clock after the login.
+pub(crate) const STALE_AFTER_SECS: u64 = 100;
 
 /// A clock that moves only when told to (or when something sleeps on it). Wall time starts at
 /// the system time, so id_tokens the dev provider signs with real timestamps stay valid; wall
@@ -145,6 +152,8 @@ impl Random for FixedRandom {
 pub(crate) enum Fault {
     /// The request fails as if the connection were refused.
     Unreachable,
+    /// The request never gets an answer (only a deadline ends it).
+    Hang,
 }
 
 /// [`Outbound`] that hands each request to the dev provider's router in this process. Requests
@@ -171,6 +180,11 @@ impl InProcessProvider {
             .lock()
             .expect("faults lock")
             .push((suffix.to_owned(), fault));
+    }
+
+    /// From now on, no request gets a scripted fault.
+    pub(crate) fn heal(&self) {
+        self.faults.lock().expect("faults lock").clear();
     }
 
     /// Every request sent so far, as `METHOD path`.
@@ -211,6 +225,7 @@ impl Outbound for InProcessProvider {
             .push(format!("{} {path}", parts.method));
         match self.fault_for(&path) {
             Some(Fault::Unreachable) => return Err(FetchError::Connect),
+            Some(Fault::Hang) => std::future::pending::<()>().await,
             None => {}
         }
         // The router routes on the path (the issuer's path prefix included, as nested).
@@ -395,12 +410,42 @@ impl Harness {
         callback::complete(self.deps(), &self.settings, self.provider(), params).await
     }
 
+    /// A whole browser login for `subject`: the key of the session it created.
+    pub(crate) async fn sign_in(&self, subject: &str) -> String {
+        let started = self.start_login().await;
+        let redirect = self.approve(&started, subject);
+        match self.complete(&started, &redirect).await {
+            Ok(Outcome::SignedIn { session_id, .. }) => session_key(session_id.expose()),
+            other => panic!("login did not complete: {other:?}"),
+        }
+    }
+
+    /// Like [`Harness::sign_in`], but with access tokens that live [`SHORT_ACCESS_SECS`], and
+    /// the clock then moved [`STALE_AFTER_SECS`] on: the stored token is inside the refresh
+    /// skew, while the id_tokens the dev provider signs with real time still verify.
+    pub(crate) async fn sign_in_stale(&self, subject: &str) -> String {
+        self.dev.set_behavior(dev_provider::Behavior {
+            access_token_expires_in: Some(SHORT_ACCESS_SECS),
+            ..Default::default()
+        });
+        let key = self.sign_in(subject).await;
+        self.clock.advance_secs(STALE_AFTER_SECS);
+        let session = self.session(&key).await.expect("session");
+        assert!(session.tokens.access_expires_at <= self.clock.now() + self.settings.refresh_skew);
+        key
+    }
+
     /// The session stored under `key`, if live now.
     pub(crate) async fn session(&self, key: &str) -> Option<Session> {
         self.store
             .get_session(key, self.clock.now())
             .await
             .expect("store")
+    }
+
+    /// A request deadline of `budget` on the fake clock.
+    pub(crate) fn deadline(&self, budget: Duration) -> Deadline<'_> {
+        Deadline::after(&self.clock, budget)
     }
 }
 
