@@ -25,9 +25,10 @@ use crate::edge::{ApiError, Query};
 use crate::provider::client::{FetchError, Fetched, MAX_BODY, Outbound, OutboundRequest};
 use crate::provider::{Provider, Providers};
 use crate::random::Random;
+use crate::secret::{AccessToken, RefreshToken};
 use crate::store::keys::session_key;
 use crate::store::memory::MemoryStore;
-use crate::store::{Session, Store};
+use crate::store::{Profile, Session, Store, TokenSet};
 use crate::types::ProviderId;
 
 /// The provider's name in routes and storage keys.
@@ -432,6 +433,40 @@ impl Harness {
         self.clock.advance_secs(STALE_AFTER_SECS);
         let session = self.session(&key).await.expect("session");
         assert!(session.tokens.access_expires_at <= self.clock.now() + self.settings.refresh_skew);
+        key
+    }
+
+    /// A session for `subject` at the dev provider as a login would make it now, with tokens
+    /// the dev provider never issued; its `key` is empty.
+    pub(crate) fn new_session(&self, subject: &str) -> Session {
+        let now = self.clock.now();
+        Session {
+            key: String::new(),
+            provider: ProviderId::parse(PROVIDER).expect("provider id"),
+            subject: subject.to_owned(),
+            profile: Profile::default(),
+            tokens: TokenSet {
+                access_token: AccessToken::new("at-made-up"),
+                access_expires_at: now + 3600,
+                refresh_token: Some(RefreshToken::new("rt-made-up")),
+                scope: None,
+                refreshed_at: 0,
+            },
+            version: 0,
+            lease_until: 0,
+            created_at: now,
+            expires_at: now + self.settings.session_ttl,
+        }
+    }
+
+    /// Stores [`Harness::new_session`] under the id `session_id`: its key.
+    pub(crate) async fn put_session(&self, subject: &str, session_id: &str) -> String {
+        let key = session_key(session_id);
+        let session = Session {
+            key: key.clone(),
+            ..self.new_session(subject)
+        };
+        self.store.create_session(&session).await.expect("store");
         key
     }
 
