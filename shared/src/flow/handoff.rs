@@ -96,3 +96,158 @@ pub async fn redeem(deps: Deps<'_>, redemption: Redemption) -> Result<Redeemed, 
         expires_in: session.expires_at.saturating_sub(now),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use lambda_http::Body;
+
+    use super::*;
+    use crate::clock::Clock;
+    use crate::flow::fakes::{FixedRandom, Harness};
+    use crate::store::{Handoff, Store};
+
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+    /// Stores a hand-off for "user-1" under `code`, for the app holding [`VERIFIER`].
+    async fn put_handoff(h: &Harness, code: &str) {
+        let handoff = Handoff {
+            key: handoff_key(code),
+            challenge: pkce_s256(VERIFIER),
+            session: h.new_session("user-1"),
+            expires_at: h.clock.now() + HANDOFF_TTL,
+        };
+        h.store.put_handoff(&handoff).await.unwrap();
+    }
+
+    async fn redeem_with(h: &Harness, code: &str, verifier: &str) -> Result<Redeemed, ApiError> {
+        let redemption = Redemption {
+            code: code.to_owned(),
+            code_verifier: verifier.to_owned(),
+        };
+        redeem(h.deps(), redemption).await
+    }
+
+    #[tokio::test]
+    async fn the_right_verifier_creates_a_session_under_a_fresh_token() {
+        let h = Harness::new();
+        let code = FixedRandom::token_nth(500);
+        put_handoff(&h, &code).await;
+        let redeemed = redeem_with(&h, &code, VERIFIER).await.unwrap();
+        assert_eq!(redeemed.session_token.expose(), FixedRandom::token_nth(0));
+        assert_eq!(redeemed.expires_in, h.settings.session_ttl);
+        let key = session_key(redeemed.session_token.expose());
+        let session = h.session(&key).await.unwrap();
+        assert_eq!(
+            (session.subject.as_str(), session.key.as_str()),
+            ("user-1", key.as_str())
+        );
+        let again = redeem_with(&h, &code, VERIFIER).await;
+        assert_eq!(
+            again.unwrap_err(),
+            ApiError::InvalidGrant,
+            "codes are one-time"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wrong_verifier_burns_the_code() {
+        let h = Harness::new();
+        let code = FixedRandom::token_nth(500);
+        put_handoff(&h, &code).await;
+        let wrong = FixedRandom::token_nth(501);
+        assert_eq!(
+            redeem_with(&h, &code, &wrong).await.unwrap_err(),
+            ApiError::InvalidGrant
+        );
+        assert_eq!(
+            redeem_with(&h, &code, VERIFIER).await.unwrap_err(),
+            ApiError::InvalidGrant
+        );
+        assert_eq!(h.random.drawn(), 0, "no session was made");
+    }
+
+    #[tokio::test]
+    async fn a_hand_off_expires_on_the_clock() {
+        let h = Harness::new();
+        let (early, late) = (FixedRandom::token_nth(500), FixedRandom::token_nth(501));
+        put_handoff(&h, &early).await;
+        put_handoff(&h, &late).await;
+        h.clock.advance_secs(HANDOFF_TTL - 1);
+        assert!(redeem_with(&h, &early, VERIFIER).await.is_ok());
+        h.clock.advance_secs(1);
+        assert_eq!(
+            redeem_with(&h, &late, VERIFIER).await.unwrap_err(),
+            ApiError::InvalidGrant
+        );
+    }
+
+    #[tokio::test]
+    async fn a_verifier_outside_rfc_7636_is_refused_even_when_it_matches() {
+        let h = Harness::new();
+        let code = FixedRandom::token_nth(500);
+        let short = "too-short-verifier";
+        let handoff = Handoff {
+            key: handoff_key(&code),
+            challenge: pkce_s256(short),
+            session: h.new_session("user-1"),
+            expires_at: h.clock.now() + HANDOFF_TTL,
+        };
+        h.store.put_handoff(&handoff).await.unwrap();
+        assert_eq!(
+            redeem_with(&h, &code, short).await.unwrap_err(),
+            ApiError::InvalidGrant
+        );
+        assert_eq!(
+            redeem_with(&h, "not-a-code", VERIFIER).await.unwrap_err(),
+            ApiError::InvalidGrant
+        );
+    }
+
+    fn post(content_type: Option<&str>, body: &str) -> Request {
+        let mut req = http::Request::builder().method("POST").uri("/auth/token");
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        req.body(Body::Text(body.to_owned())).unwrap()
+    }
+
+    fn parsed(content_type: Option<&str>, body: &str) -> Result<(String, String), ApiError> {
+        Redemption::from_request(&post(content_type, body)).map(|r| (r.code, r.code_verifier))
+    }
+
+    #[test]
+    fn a_redemption_is_read_from_json_or_a_form() {
+        let expected = Ok(("c-1".to_owned(), "v~1".to_owned()));
+        let json = r#"{"code":"c-1","code_verifier":"v~1"}"#;
+        assert_eq!(parsed(Some("application/json"), json), expected);
+        assert_eq!(
+            parsed(Some("application/json; charset=utf-8"), json),
+            expected
+        );
+        let form = "code=c-1&code_verifier=v%7E1";
+        let form_type = "application/x-www-form-urlencoded";
+        assert_eq!(parsed(Some(form_type), form), expected);
+        assert_eq!(parsed(None, form), expected);
+    }
+
+    #[test]
+    fn a_malformed_redemption_is_invalid_request() {
+        let form = Some("application/x-www-form-urlencoded");
+        let json = Some("application/json");
+        for (content_type, body) in [
+            (form, "code=a&code=b&code_verifier=v"),
+            (form, "code=a%zz&code_verifier=v"),
+            (form, "code=a&code_verifier=v%E0%A4"),
+            (form, "code=a%00&code_verifier=v"),
+            (form, "code=a"),
+            (json, r#"{"code":"a","code":"b","code_verifier":"v"}"#),
+            (json, r#"{"code":"a"}"#),
+            (json, "code=a&code_verifier=v"),
+        ] {
+            let result = parsed(content_type, body);
+            assert_eq!(result, Err(ApiError::InvalidRequest), "{body}");
+        }
+        let oversize = format!("code=a&code_verifier={}", "v".repeat(MAX_BODY));
+        assert_eq!(parsed(form, &oversize), Err(ApiError::InvalidRequest));
+    }
+}

@@ -229,4 +229,130 @@ client_secret = "s"
         };
         assert!(!format!("{started:?}").contains("SECRET"));
     }
+
+    mod with_fakes {
+        use super::*;
+        use crate::clock::Clock;
+        use crate::flow::fakes::{
+            APP_REDIRECT, CLIENT_ID, Fault, FixedRandom, Harness, ISSUER, PROVIDER,
+            PUBLIC_BASE_URL, pairs, param,
+        };
+        use crate::store::{RawItems, Store};
+
+        #[tokio::test]
+        async fn the_authorization_url_carries_the_protocol_parameters() {
+            let h = Harness::new();
+            let started = h.start_login().await;
+            let url = &started.authorization_url;
+            assert_eq!(
+                url[..url::Position::AfterPath],
+                format!("{ISSUER}/authorize")
+            );
+            assert_eq!(param(url, "response_type"), "code");
+            assert_eq!(param(url, "client_id"), CLIENT_ID);
+            assert_eq!(
+                param(url, "redirect_uri"),
+                format!("{PUBLIC_BASE_URL}/auth/{PROVIDER}/callback")
+            );
+            assert_eq!(param(url, "scope"), "openid email profile");
+            assert_eq!(param(url, "code_challenge_method"), "S256");
+            // Draw order: binding, state, verifier, nonce.
+            assert_eq!(started.binding.expose(), FixedRandom::token_nth(0));
+            assert_eq!(param(url, "state"), FixedRandom::token_nth(1));
+            assert_eq!(
+                param(url, "code_challenge"),
+                pkce_s256(&FixedRandom::token_nth(2))
+            );
+            assert_eq!(param(url, "nonce"), FixedRandom::token_nth(3));
+            assert_eq!(pairs(url).len(), 8, "no other parameters: {url}");
+        }
+
+        #[tokio::test]
+        async fn the_transaction_is_found_by_provider_state_and_binding_and_expires_after_its_ttl()
+        {
+            let h = Harness::new();
+            let now = h.clock.now();
+            let started = h.start_login().await;
+            let state = param(&started.authorization_url, "state");
+            let binding = started.binding.expose();
+            for wrong in [
+                transaction_key("other", &state, binding),
+                transaction_key(PROVIDER, &FixedRandom::token_nth(9), binding),
+                transaction_key(PROVIDER, &state, &FixedRandom::token_nth(9)),
+            ] {
+                assert!(
+                    h.store
+                        .take_transaction(&wrong, now)
+                        .await
+                        .unwrap()
+                        .is_none()
+                );
+            }
+            let key = transaction_key(PROVIDER, &state, binding);
+            let tx = h.store.take_transaction(&key, now).await.unwrap().unwrap();
+            assert_eq!(tx.provider.as_str(), PROVIDER);
+            assert_eq!(tx.created_at, now);
+            assert_eq!(tx.expires_at, now + h.settings.transaction_ttl);
+            assert_eq!(h.settings.transaction_ttl, 600);
+            assert_eq!(tx.verifier.expose(), FixedRandom::token_nth(2));
+            assert_eq!(tx.nonce.unwrap().expose(), FixedRandom::token_nth(3));
+            assert_eq!(tx.return_to, ReturnTo::Path("/home".into()));
+            assert!(tx.app.is_none());
+        }
+
+        #[tokio::test]
+        async fn an_existing_binding_is_reused() {
+            let h = Harness::new();
+            let existing = FixedRandom::token_nth(100);
+            let mut request = h.login_request("return_to=/inbox");
+            request.existing_binding = Some(BrowserBinding::new(existing.clone()));
+            let started = start(h.deps(), &h.settings, h.provider(), request)
+                .await
+                .unwrap();
+            assert_eq!(started.binding.expose(), existing);
+            // No binding drawn: state, verifier and nonce are the first three tokens.
+            assert_eq!(h.random.drawn(), 3);
+            let state = param(&started.authorization_url, "state");
+            assert_eq!(state, FixedRandom::token_nth(0));
+            let key = transaction_key(PROVIDER, &state, &existing);
+            let tx = h.store.take_transaction(&key, h.clock.now()).await;
+            assert_eq!(
+                tx.unwrap().unwrap().return_to,
+                ReturnTo::Path("/inbox".into())
+            );
+        }
+
+        #[tokio::test]
+        async fn a_mobile_login_stores_the_apps_redirect_and_challenge() {
+            let h = Harness::new();
+            let challenge = pkce_s256(&FixedRandom::token_nth(50));
+            let request = h.login_request(&format!(
+                "app_redirect={APP_REDIRECT}&code_challenge={challenge}&code_challenge_method=S256"
+            ));
+            let started = start(h.deps(), &h.settings, h.provider(), request)
+                .await
+                .unwrap();
+            let state = param(&started.authorization_url, "state");
+            // The app's challenge is not the one sent to the provider.
+            assert_ne!(
+                param(&started.authorization_url, "code_challenge"),
+                challenge
+            );
+            let key = transaction_key(PROVIDER, &state, started.binding.expose());
+            let tx = h.store.take_transaction(&key, h.clock.now()).await;
+            let app = tx.unwrap().unwrap().app.unwrap();
+            assert_eq!(app.redirect.as_str(), APP_REDIRECT);
+            assert_eq!(app.challenge, challenge);
+        }
+
+        #[tokio::test]
+        async fn failed_discovery_is_provider_unavailable_and_stores_nothing() {
+            let h = Harness::new();
+            h.http.fail("/openid-configuration", Fault::Unreachable);
+            let result = start(h.deps(), &h.settings, h.provider(), h.login_request("")).await;
+            assert_eq!(result.unwrap_err(), ApiError::ProviderUnavailable);
+            assert!(h.store.scan().await.unwrap().is_empty());
+            assert_eq!(h.random.drawn(), 0);
+        }
+    }
 }

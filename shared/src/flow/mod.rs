@@ -3,6 +3,8 @@
 //! [`Deps`](crate::deps::Deps) ports; none sees the whole application.
 
 pub mod callback;
+#[cfg(test)]
+pub(crate) mod fakes;
 pub mod handoff;
 pub mod login;
 pub mod refresh;

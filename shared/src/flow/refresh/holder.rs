@@ -217,3 +217,117 @@ impl Holder<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use dev_provider::Behavior;
+
+    use super::super::{LEASE_SECS, REQUEST_BUDGET, access_token};
+    use super::*;
+    use crate::flow::fakes::{Fault, Harness};
+
+    async fn refresh(h: &Harness, key: &str) -> Result<Issued, ApiError> {
+        let deadline = h.deadline(REQUEST_BUDGET);
+        access_token(h.deps(), &h.settings, &h.providers, key, false, deadline).await
+    }
+
+    #[tokio::test]
+    async fn a_token_endpoint_that_never_answers_is_cut_off_in_time_for_the_write() {
+        let h = Harness::new();
+        let key = h.sign_in_stale("user-1").await;
+        let before = h.session(&key).await.unwrap();
+        h.http.fail("/token", Fault::Hang);
+        let start = h.clock.elapsed();
+        assert_eq!(
+            refresh(&h, &key).await.unwrap_err(),
+            ApiError::ProviderUnavailable
+        );
+        // The call gets the lease (less the second lost to whole store seconds) minus the
+        // time kept for the write; then the lease is given back.
+        let lease = Duration::from_secs(LEASE_SECS - 1);
+        assert_eq!(h.clock.elapsed() - start, lease - STORE_WRITE_BUDGET);
+        let after = h.session(&key).await.unwrap();
+        assert_eq!((after.version, after.lease_until), (0, 0));
+        let rt = |s: &Session| s.tokens.refresh_token.as_ref().unwrap().expose().to_owned();
+        assert_eq!(rt(&after), rt(&before));
+        h.http.heal();
+        assert!(
+            refresh(&h, &key).await.is_ok(),
+            "the next caller may refresh"
+        );
+        assert_eq!(h.dev.stats().refresh_token_grants, 1);
+    }
+
+    #[tokio::test]
+    async fn a_provider_outage_keeps_the_session_and_releases_the_lease() {
+        let h = Harness::new();
+        let key = h.sign_in_stale("user-1").await;
+        h.dev.set_behavior(Behavior {
+            token_error: Some((503, "down for maintenance".into())),
+            ..Default::default()
+        });
+        assert_eq!(
+            refresh(&h, &key).await.unwrap_err(),
+            ApiError::ProviderUnavailable
+        );
+        let after = h.session(&key).await.unwrap();
+        assert_eq!((after.version, after.lease_until), (0, 0));
+        h.dev.set_behavior(Behavior::default());
+        assert!(refresh(&h, &key).await.is_ok());
+        assert_eq!(h.dev.stats().refresh_token_grants, 2);
+    }
+
+    #[tokio::test]
+    async fn a_refreshed_id_token_that_fails_verification_ends_the_session() {
+        for behavior in [
+            Behavior {
+                id_token_sub: Some("someone-else".into()),
+                ..Default::default()
+            },
+            Behavior {
+                id_token_bad_signature: true,
+                ..Default::default()
+            },
+            Behavior {
+                id_token_aud: Some("another-client".into()),
+                ..Default::default()
+            },
+        ] {
+            let h = Harness::new();
+            let key = h.sign_in_stale("user-1").await;
+            h.dev.set_behavior(behavior.clone());
+            let result = refresh(&h, &key).await;
+            assert_eq!(
+                result.unwrap_err(),
+                ApiError::ReauthRequired,
+                "{behavior:?}"
+            );
+            assert!(h.session(&key).await.is_none(), "{behavior:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_key_set_does_not_keep_the_refreshed_tokens_from_being_stored() {
+        let h = Harness::new();
+        let key = h.sign_in_stale("user-1").await;
+        // The refreshed id_token names a key the cached set lacks: the key set is fetched
+        // again, and that fetch never ends.
+        h.dev.set_behavior(Behavior {
+            id_token_unknown_kid_key: true,
+            ..Default::default()
+        });
+        h.http.fail("/jwks", Fault::Hang);
+        let start = h.clock.elapsed();
+        let issued = refresh(&h, &key).await.unwrap();
+        let after = h.session(&key).await.unwrap();
+        assert_eq!(after.version, 1);
+        assert_eq!(
+            after.tokens.access_token.expose(),
+            issued.access_token.expose()
+        );
+        // The check went on after the write, until the request's deadline.
+        assert_eq!(h.clock.elapsed() - start, REQUEST_BUDGET);
+    }
+}
