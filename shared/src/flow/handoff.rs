@@ -32,8 +32,11 @@ impl Redemption {
     /// a missing or repeated field is `invalid_request`.
     pub fn from_request(req: &Request) -> Result<Self, ApiError> {
         let body = body_bytes(req).ok_or(ApiError::InvalidRequest)?;
-        let is_json = header_str(req, "content-type")
-            .is_some_and(|ct| ct.trim_start().starts_with("application/json"));
+        let is_json = header_str(req, "content-type").is_some_and(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
         if is_json {
             return serde_json::from_slice(body).map_err(|_| ApiError::InvalidRequest);
         }
@@ -223,6 +226,11 @@ mod tests {
         assert_eq!(
             parsed(Some("application/json; charset=utf-8"), json),
             expected
+        );
+        assert_eq!(
+            parsed(Some("Application/JSON"), json),
+            expected,
+            "media types are case-insensitive"
         );
         let form = "code=c-1&code_verifier=v%7E1";
         let form_type = "application/x-www-form-urlencoded";

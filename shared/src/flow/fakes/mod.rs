@@ -3,26 +3,20 @@
 //! [`Harness`] that wires them to a [`MemoryStore`] and a configuration pointing at the dev
 //! provider.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::Router;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use dev_provider::{Client, DevProvider};
-use tower::ServiceExt;
 use url::Url;
 
 use super::Settings;
 use super::callback::{self, CallbackParams, Outcome};
 use super::login::{self, LoginRequest, LoginStarted};
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::deps::Deps;
 use crate::edge::{ApiError, Query};
-use crate::provider::client::{FetchError, Fetched, MAX_BODY, Outbound, OutboundRequest};
+use crate::provider::client::{FetchError, Outbound};
 use crate::provider::{Provider, Providers};
 use crate::random::Random;
 use crate::secret::{AccessToken, RefreshToken};
@@ -30,6 +24,12 @@ use crate::store::keys::session_key;
 use crate::store::memory::MemoryStore;
 use crate::store::{Profile, Session, Store, TokenSet};
 use crate::types::ProviderId;
+
+mod ports;
+mod provider;
+
+pub(crate) use ports::{FakeClock, FixedRandom};
+pub(crate) use provider::{Fault, InProcessProvider};
 
 /// The provider's name in routes and storage keys.
 pub(crate) const PROVIDER: &str = "dev";
@@ -51,207 +51,6 @@ pub(crate) const APP_REDIRECT: &str = "com.example.app:/oauth";
 pub(crate) const SHORT_ACCESS_SECS: u64 = 120;
 /// How far [`Harness::sign_in_stale`] moves the clock after the login.
 pub(crate) const STALE_AFTER_SECS: u64 = 100;
-
-/// A clock that moves only when told to (or when something sleeps on it). Wall time starts at
-/// the system time, so id_tokens the dev provider signs with real timestamps stay valid; wall
-/// seconds and monotonic time move together.
-pub(crate) struct FakeClock {
-    start: u64,
-    elapsed: Mutex<Duration>,
-}
-
-impl FakeClock {
-    /// A stopped clock at the current system time.
-    pub(crate) fn new() -> Self {
-        Self {
-            start: SystemClock.now(),
-            elapsed: Mutex::new(Duration::ZERO),
-        }
-    }
-
-    /// Moves wall and monotonic time forward by `by`.
-    pub(crate) fn advance(&self, by: Duration) {
-        *self.elapsed.lock().expect("clock lock") += by;
-    }
-
-    /// Moves the clock forward by whole seconds.
-    pub(crate) fn advance_secs(&self, secs: u64) {
-        self.advance(Duration::from_secs(secs));
-    }
-
-    /// How far the clock has moved since it was made.
-    pub(crate) fn elapsed(&self) -> Duration {
-        *self.elapsed.lock().expect("clock lock")
-    }
-}
-
-#[async_trait::async_trait]
-impl Clock for FakeClock {
-    fn now(&self) -> u64 {
-        self.start + self.elapsed().as_secs()
-    }
-
-    fn monotonic(&self) -> Duration {
-        self.elapsed()
-    }
-
-    /// Lets other futures run once, then moves the clock by `duration` and returns. Yielding
-    /// first means that a timer raced against work that is merely not ready on its first poll
-    /// (see `Deadline::within`) moves no time when the work then finishes.
-    async fn sleep(&self, duration: Duration) {
-        tokio::task::yield_now().await;
-        self.advance(duration);
-    }
-}
-
-/// Randomness from a counter: the k-th token drawn is [`FixedRandom::nth`]`(k, bytes)`, so
-/// successive tokens differ and a test can say which one a flow used. `below` is always 0.
-pub(crate) struct FixedRandom {
-    next: AtomicU64,
-}
-
-impl FixedRandom {
-    pub(crate) fn new() -> Self {
-        Self {
-            next: AtomicU64::new(0),
-        }
-    }
-
-    /// The token the `k`-th call of `token(bytes)` returns (counting from 0).
-    pub(crate) fn nth(k: u64, bytes: usize) -> String {
-        let counter = k.to_le_bytes();
-        let raw: Vec<u8> = (0..bytes)
-            .map(|i| counter.get(i).copied().unwrap_or(0xA0 ^ (i as u8)))
-            .collect();
-        URL_SAFE_NO_PAD.encode(raw)
-    }
-
-    /// The 32-byte token the `k`-th draw returns: state, nonce, verifier, ids.
-    pub(crate) fn token_nth(k: u64) -> String {
-        Self::nth(k, crate::crypto::TOKEN_BYTES)
-    }
-
-    /// How many tokens have been drawn so far (the index of the next one).
-    pub(crate) fn drawn(&self) -> u64 {
-        self.next.load(Ordering::SeqCst)
-    }
-}
-
-impl Random for FixedRandom {
-    fn token(&self, bytes: usize) -> String {
-        Self::nth(self.next.fetch_add(1, Ordering::SeqCst), bytes)
-    }
-
-    fn below(&self, _n: u64) -> u64 {
-        0
-    }
-}
-
-/// A way for the in-process provider to misbehave that `dev_provider::Behavior` cannot express
-/// without real time passing.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Fault {
-    /// The request fails as if the connection were refused.
-    Unreachable,
-    /// The request never gets an answer (only a deadline ends it).
-    Hang,
-}
-
-/// [`Outbound`] that hands each request to the dev provider's router in this process. Requests
-/// to any origin but the issuer's fail as unreachable; requests whose path ends with a scripted
-/// suffix get that [`Fault`].
-pub(crate) struct InProcessProvider {
-    router: Router,
-    sent: Mutex<Vec<String>>,
-    faults: Mutex<Vec<(String, Fault)>>,
-}
-
-impl InProcessProvider {
-    pub(crate) fn new(dev: &DevProvider) -> Self {
-        Self {
-            router: Router::new().nest(ISSUER_PATH, dev.router()),
-            sent: Mutex::default(),
-            faults: Mutex::default(),
-        }
-    }
-
-    /// From now on, requests whose path ends with `suffix` get `fault`.
-    pub(crate) fn fail(&self, suffix: &str, fault: Fault) {
-        self.faults
-            .lock()
-            .expect("faults lock")
-            .push((suffix.to_owned(), fault));
-    }
-
-    /// From now on, no request gets a scripted fault.
-    pub(crate) fn heal(&self) {
-        self.faults.lock().expect("faults lock").clear();
-    }
-
-    /// Every request sent so far, as `METHOD path`.
-    pub(crate) fn sent(&self) -> Vec<String> {
-        self.sent.lock().expect("sent lock").clone()
-    }
-
-    fn fault_for(&self, path: &str) -> Option<Fault> {
-        self.faults
-            .lock()
-            .expect("faults lock")
-            .iter()
-            .find(|(suffix, _)| path.ends_with(suffix.as_str()))
-            .map(|(_, fault)| *fault)
-    }
-}
-
-#[async_trait::async_trait]
-impl Outbound for InProcessProvider {
-    async fn send(&self, request: OutboundRequest) -> Result<Fetched, FetchError> {
-        let (mut parts, body) = request.into_parts();
-        let origin = format!(
-            "{}://{}",
-            parts.uri.scheme_str().unwrap_or_default(),
-            parts
-                .uri
-                .authority()
-                .map(|a| a.as_str())
-                .unwrap_or_default()
-        );
-        if origin != ISSUER_ORIGIN {
-            return Err(FetchError::Connect);
-        }
-        let path = parts.uri.path().to_owned();
-        self.sent
-            .lock()
-            .expect("sent lock")
-            .push(format!("{} {path}", parts.method));
-        match self.fault_for(&path) {
-            Some(Fault::Unreachable) => return Err(FetchError::Connect),
-            Some(Fault::Hang) => std::future::pending::<()>().await,
-            None => {}
-        }
-        // The router routes on the path (the issuer's path prefix included, as nested).
-        parts.uri = parts
-            .uri
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .parse()
-            .expect("a path and query is a valid URI");
-        let request = http::Request::from_parts(parts, axum::body::Body::from(body));
-        let response = match self.router.clone().oneshot(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        };
-        let (parts, body) = response.into_parts();
-        let body = axum::body::to_bytes(body, MAX_BODY)
-            .await
-            .map_err(|_| FetchError::TooLarge)?;
-        Ok(Fetched {
-            status: parts.status,
-            headers: parts.headers,
-            body: body.to_vec(),
-        })
-    }
-}
 
 /// The configuration the flow tests run with.
 fn config_text() -> String {
