@@ -5,6 +5,7 @@
 //! as written is in `raw`, `${NAME}` expansion in `env`, the rules in `validate`.
 
 mod env;
+mod provider;
 mod raw;
 mod validate;
 
@@ -14,9 +15,9 @@ use std::time::Duration;
 use url::Url;
 
 use crate::crypto::Keyring;
-use crate::secret::ClientSecret;
 use crate::types::{Origin, ProviderId, ReturnTo};
 
+pub use provider::{Endpoints, ProviderConfig, ProviderKind, UserinfoMap};
 pub use validate::parse_duration;
 
 /// A configuration that cannot be used, with the key at fault. The message never holds a value
@@ -93,44 +94,6 @@ pub enum ClientAuthMethod {
     ClientSecretBasic,
     /// `client_id` and `client_secret` in the request body.
     ClientSecretPost,
-}
-
-/// What kind of protocol a provider speaks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProviderKind {
-    /// OpenID Connect with discovery at `{issuer}/.well-known/openid-configuration`.
-    Oidc {
-        /// The issuer identifier, compared exactly.
-        issuer: String,
-    },
-}
-
-/// One provider, validated.
-#[derive(Debug)]
-pub struct ProviderConfig {
-    /// Name used in routes.
-    pub id: ProviderId,
-    /// Protocol and where to find it.
-    pub kind: ProviderKind,
-    /// OAuth client id.
-    pub client_id: String,
-    /// OAuth client secret.
-    pub client_secret: ClientSecret,
-    /// Scopes requested at login.
-    pub scopes: Vec<String>,
-    /// Token endpoint client authentication.
-    pub client_auth: ClientAuthMethod,
-    /// Extra authorization request parameters (for example `prompt`, `access_type`).
-    pub extra_auth_params: Vec<(String, String)>,
-}
-
-impl ProviderConfig {
-    /// The OIDC issuer, for providers that have one.
-    pub fn issuer(&self) -> &str {
-        match &self.kind {
-            ProviderKind::Oidc { issuer } => issuer,
-        }
-    }
 }
 
 impl Config {
@@ -276,30 +239,161 @@ client_secret = "${CORP_SECRET}"
         );
         let c = Config::from_toml(&text, env).unwrap();
         let google = &c.providers[&ProviderId::parse("google").unwrap()];
-        assert_eq!(google.issuer(), "https://accounts.google.com");
+        assert_eq!(google.issuer(), Some("https://accounts.google.com"));
         assert_eq!(google.client_auth, ClientAuthMethod::ClientSecretBasic);
         assert_eq!(
             google.extra_auth_params,
             [("access_type".to_owned(), "offline".to_owned())]
         );
         let kakao = &c.providers[&ProviderId::parse("kakao").unwrap()];
-        assert_eq!(kakao.issuer(), "https://kauth.kakao.com");
+        assert_eq!(kakao.issuer(), Some("https://kauth.kakao.com"));
         assert_eq!(kakao.client_auth, ClientAuthMethod::ClientSecretPost);
         assert_eq!(kakao.scopes, ["openid"]);
     }
 
+    fn with_provider(block: &str) -> String {
+        format!(
+            "public_base_url = \"https://auth.example.com\"\n\
+             allowed_origins = [\"https://app.example.com\"]\n{block}"
+        )
+    }
+
+    fn one_provider(block: &str) -> ProviderConfig {
+        let config = Config::from_toml(&with_provider(block), env).unwrap();
+        config.providers.into_values().next().unwrap()
+    }
+
+    fn four_lines(preset: &str) -> String {
+        format!(
+            "[providers.p]\npreset = \"{preset}\"\nclient_id = \"id-1\"\n\
+             client_secret = \"secret-1\"\n"
+        )
+    }
+
     #[test]
-    fn a_preset_issuer_cannot_be_changed_and_unsupported_presets_are_named() {
-        let moved = format!(
-            "{}\n[providers.google]\npreset = \"google\"\nissuer = \"https://evil.example\"\n\
-             client_id = \"g\"\nclient_secret = \"gs\"\n",
-            base()
+    fn every_preset_loads_from_four_lines() {
+        for (preset, oidc, authorize) in [
+            ("google", true, None),
+            ("kakao", true, None),
+            (
+                "naver",
+                false,
+                Some("https://nid.naver.com/oauth2.0/authorize"),
+            ),
+            (
+                "facebook",
+                false,
+                Some("https://www.facebook.com/v23.0/dialog/oauth"),
+            ),
+            (
+                "github",
+                false,
+                Some("https://github.com/login/oauth/authorize"),
+            ),
+        ] {
+            let p = one_provider(&four_lines(preset));
+            assert_eq!(p.is_oidc(), oidc, "{preset}");
+            assert_eq!(
+                p.endpoints.authorization.as_ref().map(Url::as_str),
+                authorize,
+                "{preset}"
+            );
+        }
+        let github = one_provider(&four_lines("github"));
+        assert_eq!(
+            github.endpoints.revocation.as_ref().unwrap().as_str(),
+            "https://api.github.com/applications/id-1/grant"
         );
-        assert_eq!(error_key(&moved), "providers.google.issuer");
-        let naver = base().replace("preset = \"oidc\"", "preset = \"naver\"");
-        let err = Config::from_toml(&naver, env).unwrap_err();
+        assert_eq!(github.issuer(), Some("https://github.com/login/oauth"));
+    }
+
+    #[test]
+    fn kakao_speaks_openid_connect_only_when_openid_is_requested() {
+        let oidc = one_provider(&four_lines("kakao"));
+        assert_eq!(oidc.issuer(), Some("https://kauth.kakao.com"));
+        let plain = one_provider(&format!(
+            "{}scopes = [\"profile_nickname\", \"account_email\"]\n",
+            four_lines("kakao")
+        ));
+        assert!(!plain.is_oidc());
+        assert_eq!(
+            plain.endpoints.userinfo.unwrap().as_str(),
+            "https://kapi.kakao.com/v2/user/me"
+        );
+        assert_eq!(plain.userinfo.unwrap().subject, "/id");
+    }
+
+    #[test]
+    fn preset_endpoints_can_be_overridden_with_https_or_loopback_http() {
+        let google = one_provider(&format!(
+            "{}issuer = \"http://127.0.0.1:9/google\"\n",
+            four_lines("google")
+        ));
+        assert_eq!(google.issuer(), Some("http://127.0.0.1:9/google"));
+        assert_eq!(
+            google.accepted_issuers,
+            ["http://127.0.0.1:9/google", "127.0.0.1:9/google"]
+        );
+        let naver = one_provider(&format!(
+            "{}token_endpoint = \"http://localhost:7/oauth2.0/token\"\n",
+            four_lines("naver")
+        ));
+        assert_eq!(
+            naver.endpoints.token.unwrap().as_str(),
+            "http://localhost:7/oauth2.0/token"
+        );
+        let plain_http = with_provider(&format!(
+            "{}userinfo_endpoint = \"http://api.example.com/me\"\n",
+            four_lines("naver")
+        ));
+        assert_eq!(error_key(&plain_http), "providers.p.userinfo_endpoint");
+        let facebook = one_provider(&format!(
+            "{}api_version = \"v24.0\"\n",
+            four_lines("facebook")
+        ));
+        assert_eq!(
+            facebook.endpoints.token.unwrap().as_str(),
+            "https://graph.facebook.com/v24.0/oauth/access_token"
+        );
+    }
+
+    #[test]
+    fn a_generic_oauth2_provider_needs_its_endpoints_and_a_subject_pointer() {
+        let block = "[providers.acme]\npreset = \"oauth2\"\nclient_id = \"a\"\n\
+             client_secret = \"b\"\n\
+             authorization_endpoint = \"https://acme.example/oauth/authorize\"\n\
+             token_endpoint = \"https://acme.example/oauth/token\"\n\
+             userinfo_endpoint = \"https://api.acme.example/me\"\n";
+        assert_eq!(
+            error_key(&with_provider(&format!("{block}subject = \"id\"\n"))),
+            "providers.acme.subject"
+        );
+        let acme = one_provider(&format!(
+            "{block}subject = \"/id\"\nprofile = {{ name = \"/name\", picture = \"/avatar_url\" }}\n"
+        ));
+        let map = acme.userinfo.unwrap();
+        assert_eq!(
+            (map.subject.as_str(), map.picture),
+            ("/id", vec!["/avatar_url".to_owned()])
+        );
+        let missing = with_provider(&block.replace("token_endpoint", "tokens_endpoint"));
+        assert_eq!(error_key(&missing), "providers.acme.tokens_endpoint");
+        let no_token = with_provider(&block.replace(
+            "token_endpoint = \"https://acme.example/oauth/token\"\n",
+            "",
+        ));
+        assert_eq!(error_key(&no_token), "providers.acme.token_endpoint");
+    }
+
+    #[test]
+    fn an_unsupported_preset_is_named() {
+        let apple = base().replace("preset = \"oidc\"", "preset = \"apple\"");
+        let err = Config::from_toml(&apple, env).unwrap_err();
         assert_eq!(err.key, "providers.corp.preset");
-        assert!(err.message.contains("naver"), "{err}");
+        assert!(
+            err.message.contains("apple") && err.message.contains("naver"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -68,4 +68,25 @@ pub(super) struct RawProvider {
     pub(super) token_endpoint_auth_method: Option<String>,
     #[serde(default)]
     pub(super) extra_auth_params: BTreeMap<String, String>,
+    pub(super) authorization_endpoint: Option<String>,
+    pub(super) token_endpoint: Option<String>,
+    pub(super) userinfo_endpoint: Option<String>,
+    pub(super) revocation_endpoint: Option<String>,
+    pub(super) jwks_uri: Option<String>,
+    /// JSON pointer to the user id in the userinfo answer (`oauth2`).
+    pub(super) subject: Option<String>,
+    /// JSON pointers to the profile fields in the userinfo answer (`oauth2`).
+    pub(super) profile: Option<RawProfile>,
+    /// Facebook's Graph API version (`v23.0`).
+    pub(super) api_version: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProfile {
+    pub(super) name: Option<String>,
+    pub(super) email: Option<String>,
+    pub(super) picture: Option<String>,
+    /// A boolean that must be true for the e-mail to be kept.
+    pub(super) email_verified: Option<String>,
 }

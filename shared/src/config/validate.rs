@@ -7,10 +7,8 @@ use std::time::Duration;
 use url::Url;
 
 use super::raw::{RawConfig, RawDuration, RawEncryption, RawProvider, RawStore};
-use super::{ClientAuthMethod, Config, ConfigError, ProviderConfig, ProviderKind, StoreConfig};
+use super::{Config, ConfigError, ProviderConfig, StoreConfig};
 use crate::crypto::Keyring;
-use crate::provider::presets::{OidcPreset, RESERVED_AUTH_PARAMS};
-use crate::secret::ClientSecret;
 use crate::types::{Origin, ProviderId, ReturnTo, is_loopback};
 
 /// Units a duration may use: seconds to days. Weeks, months and years are refused, since no
@@ -63,7 +61,7 @@ fn duration(
 }
 
 /// An http(s) URL without query, fragment or user info; plain http only for loopback.
-fn service_url(raw: &str, key: &str) -> Result<Url, ConfigError> {
+pub(super) fn service_url(raw: &str, key: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(raw).map_err(|e| ConfigError::new(key, format!("not a URL: {e}")))?;
     let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && is_loopback(&url));
     if !scheme_ok {
@@ -259,137 +257,8 @@ fn providers(
                 "provider names are 1-32 characters of a-z, 0-9, - and _",
             )
         })?;
-        let provider = validate_provider(id.clone(), p, &key)?;
+        let provider = super::provider::validate_provider(id.clone(), p, &key)?;
         providers.insert(id, provider);
     }
     Ok(providers)
-}
-
-fn validate_provider(
-    id: ProviderId,
-    p: RawProvider,
-    key: &str,
-) -> Result<ProviderConfig, ConfigError> {
-    let preset = OidcPreset::named(&p.preset).ok_or_else(|| {
-        ConfigError::new(
-            format!("{key}.preset"),
-            format!(
-                "unknown or unsupported preset \"{}\"; this version supports \"oidc\", \"google\" \
-                 and \"kakao\" (plain OAuth 2.0 providers such as Naver, Facebook and GitHub are \
-                 not supported yet)",
-                p.preset
-            ),
-        )
-    })?;
-    let issuer = issuer(&preset, p.issuer, key)?;
-    for (name, value) in [
-        ("client_id", p.client_id.trim()),
-        ("client_secret", &p.client_secret),
-    ] {
-        if value.is_empty() {
-            return Err(ConfigError::new(
-                format!("{key}.{name}"),
-                "must not be empty",
-            ));
-        }
-    }
-    let client_auth = match p.token_endpoint_auth_method.as_deref() {
-        None => preset.client_auth,
-        Some("client_secret_basic") => ClientAuthMethod::ClientSecretBasic,
-        Some("client_secret_post") => ClientAuthMethod::ClientSecretPost,
-        Some(_) => {
-            return Err(ConfigError::new(
-                format!("{key}.token_endpoint_auth_method"),
-                "must be \"client_secret_basic\" or \"client_secret_post\"",
-            ));
-        }
-    };
-    Ok(ProviderConfig {
-        id,
-        // Kept exactly as written: the discovery document and the id_token must repeat it to
-        // the character, trailing slash included.
-        kind: ProviderKind::Oidc { issuer },
-        scopes: scopes(&preset, p.scopes, key)?,
-        extra_auth_params: extra_auth_params(&preset, p.extra_auth_params, key)?,
-        client_id: p.client_id,
-        client_secret: ClientSecret::new(p.client_secret),
-        client_auth,
-    })
-}
-
-/// The preset's fixed issuer, or the configured one for `oidc`; never another than the preset's.
-fn issuer(
-    preset: &OidcPreset,
-    configured: Option<String>,
-    key: &str,
-) -> Result<String, ConfigError> {
-    let issuer = match (preset.issuer, configured) {
-        (None, Some(issuer)) => issuer,
-        (None, None) => {
-            return Err(ConfigError::new(
-                format!("{key}.issuer"),
-                "required for preset = \"oidc\"",
-            ));
-        }
-        (Some(fixed), None) => fixed.to_owned(),
-        (Some(fixed), Some(given)) if given == fixed => given,
-        (Some(fixed), Some(_)) => {
-            return Err(ConfigError::new(
-                format!("{key}.issuer"),
-                format!("is fixed by the preset ({fixed}); leave it out or use preset = \"oidc\""),
-            ));
-        }
-    };
-    service_url(&issuer, &format!("{key}.issuer"))?;
-    Ok(issuer)
-}
-
-fn scopes(
-    preset: &OidcPreset,
-    configured: Option<Vec<String>>,
-    key: &str,
-) -> Result<Vec<String>, ConfigError> {
-    let scopes =
-        configured.unwrap_or_else(|| preset.scopes.iter().map(|s| (*s).to_owned()).collect());
-    let malformed = |s: &String| {
-        s.is_empty() || s.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\')
-    };
-    if scopes.iter().any(malformed) {
-        return Err(ConfigError::new(
-            format!("{key}.scopes"),
-            "each scope is one non-empty word without spaces or quotes",
-        ));
-    }
-    if !scopes.iter().any(|s| s == "openid") {
-        return Err(ConfigError::new(
-            format!("{key}.scopes"),
-            "an OpenID Connect provider needs the \"openid\" scope",
-        ));
-    }
-    Ok(scopes)
-}
-
-/// The preset's extras (unless configured otherwise) and the configured ones, none of them a
-/// parameter the flow sets itself.
-fn extra_auth_params(
-    preset: &OidcPreset,
-    configured: BTreeMap<String, String>,
-    key: &str,
-) -> Result<Vec<(String, String)>, ConfigError> {
-    let mut params: Vec<(String, String)> = preset
-        .extra_auth_params
-        .iter()
-        .filter(|(name, _)| !configured.contains_key(*name))
-        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-        .collect();
-    for (name, value) in configured {
-        if RESERVED_AUTH_PARAMS.contains(&name.as_str()) {
-            return Err(ConfigError::new(
-                format!("{key}.extra_auth_params.{name}"),
-                "is set by the token handler itself",
-            ));
-        }
-        params.push((name, value));
-    }
-    Ok(params)
 }

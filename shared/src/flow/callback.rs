@@ -8,7 +8,7 @@ use crate::edge::{ApiError, Cookies, FormError, Query, Request, cookie};
 use crate::provider::discovery::Metadata;
 use crate::provider::id_token::{self, Expected};
 use crate::provider::outcome::{self, Identity};
-use crate::provider::{Provider, ProviderError, token};
+use crate::provider::{Provider, ProviderError, token, userinfo};
 use crate::secret::{AuthCode, SessionId};
 use crate::store::keys::{handoff_key, session_key, transaction_key};
 use crate::store::{Handoff, Session, Transaction};
@@ -167,7 +167,17 @@ pub async fn complete(
     let Some(code) = params.code else {
         return Ok(fail(&"missing or malformed code"));
     };
-    let session = match signed_in(deps, settings, provider, &metadata, &code, &tx).await {
+    let session = match signed_in(
+        deps,
+        settings,
+        provider,
+        &metadata,
+        &code,
+        &params.state,
+        &tx,
+    )
+    .await
+    {
         Ok(session) => session,
         Err(e) => return Ok(fail(&Chain(&e))),
     };
@@ -195,9 +205,12 @@ async fn take_transaction(
 
 /// RFC 9207: a present `iss` must match; a provider that advertises it must send it.
 fn check_issuer(iss: &Iss, provider: &Provider, metadata: &Metadata) -> Result<(), ApiError> {
+    let accepted = &provider.config.accepted_issuers;
     match iss {
         Iss::Repeated => Err(ApiError::InvalidIssuer),
-        Iss::One(iss) if iss != provider.config.issuer() => Err(ApiError::InvalidIssuer),
+        Iss::One(iss) if !accepted.is_empty() && !accepted.contains(iss) => {
+            Err(ApiError::InvalidIssuer)
+        }
         Iss::Absent if metadata.authorization_response_iss_parameter_supported => {
             Err(ApiError::InvalidIssuer)
         }
@@ -221,7 +234,8 @@ fn provider_error(query: &Query) -> Option<&'static str> {
     }
 }
 
-/// Exchanges the code and verifies the id_token: the session to create.
+/// Exchanges the code (and, for Facebook, the token for a long-lived one), then identifies the
+/// user by the verified id_token (OIDC) or the userinfo answer (plain OAuth 2.0).
 #[tracing::instrument(level = "debug", skip_all)]
 async fn signed_in(
     deps: Deps<'_>,
@@ -229,32 +243,42 @@ async fn signed_in(
     provider: &Provider,
     metadata: &Metadata,
     code: &AuthCode,
+    state: &str,
     tx: &Transaction,
 ) -> Result<Session, ProviderError> {
-    let id = provider.config.id.as_str();
-    let response = token::exchange_code(
+    let config = &provider.config;
+    let mut response = token::exchange_code(
         deps.http,
-        &provider.config,
+        config,
         metadata,
         code,
         &tx.verifier,
-        &settings.redirect_uri(id),
+        &settings.redirect_uri(config.id.as_str()),
+        state,
     )
     .await?;
+    if config.quirks.long_lived_exchange {
+        response = token::long_lived(deps.http, config, metadata, &response.access_token).await?;
+    }
     let now = deps.now();
-    let (tokens, id_token) = outcome::token_set(response, None, now);
-    let id_token = id_token
-        .ok_or_else(|| ProviderError::Invalid("no id_token in the token response".into()))?;
-    let expected = Expected {
-        issuer: provider.config.issuer(),
-        client_id: &provider.config.client_id,
-        nonce: tx.nonce.as_ref().map(|n| n.expose()),
-        now,
+    let expires_at = now + settings.session_ttl;
+    let (tokens, id_token) = outcome::token_set(response, None, now, expires_at);
+    let identity = if config.is_oidc() {
+        let id_token = id_token
+            .ok_or_else(|| ProviderError::Invalid("no id_token in the token response".into()))?;
+        let expected = Expected {
+            issuers: &config.accepted_issuers,
+            client_id: &config.client_id,
+            nonce: tx.nonce.as_ref().map(|n| n.expose()),
+            now,
+        };
+        let claims = id_token::verify(&id_token, &expected, metadata, &provider.jwks, deps.http)
+            .await
+            .map_err(ProviderError::IdToken)?;
+        Identity::from_claims(claims, config.quirks.id_token_email_verified)?
+    } else {
+        userinfo::identity(deps.http, config, &tokens.access_token).await?
     };
-    let claims = id_token::verify(&id_token, &expected, metadata, &provider.jwks, deps.http)
-        .await
-        .map_err(ProviderError::IdToken)?;
-    let identity = Identity::from_claims(claims)?;
     Ok(Session {
         key: String::new(),
         provider: provider.config.id.clone(),
@@ -264,7 +288,7 @@ async fn signed_in(
         version: 0,
         lease_until: 0,
         created_at: now,
-        expires_at: now + settings.session_ttl,
+        expires_at,
     })
 }
 

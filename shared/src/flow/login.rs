@@ -124,7 +124,7 @@ pub async fn start(
         key: transaction_key(id, state.expose(), binding.expose()),
         provider: provider.config.id.clone(),
         verifier: verifier.clone(),
-        nonce: Some(nonce.clone()),
+        nonce: provider.config.is_oidc().then(|| nonce.clone()),
         return_to: request.return_to,
         app: request.app,
         created_at: now,
@@ -140,11 +140,16 @@ pub async fn start(
         q.append_pair("response_type", "code")
             .append_pair("client_id", &provider.config.client_id)
             .append_pair("redirect_uri", &settings.redirect_uri(id))
-            .append_pair("scope", &provider.config.scopes.join(" "))
             .append_pair("state", state.expose())
             .append_pair("code_challenge", &pkce_s256(verifier.expose()))
-            .append_pair("code_challenge_method", "S256")
-            .append_pair("nonce", nonce.expose());
+            .append_pair("code_challenge_method", "S256");
+        let config = &provider.config;
+        if !config.scopes.is_empty() {
+            q.append_pair("scope", &config.quirks.scope_separator.join(&config.scopes));
+        }
+        if config.is_oidc() {
+            q.append_pair("nonce", nonce.expose());
+        }
         for (k, v) in &provider.config.extra_auth_params {
             q.append_pair(k, v);
         }

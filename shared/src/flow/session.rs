@@ -3,7 +3,7 @@
 use super::store_error;
 use crate::deps::Deps;
 use crate::edge::ApiError;
-use crate::provider::{Providers, token};
+use crate::provider::{Providers, logout};
 use crate::store::Session;
 
 /// The live session stored under `key`, never a token.
@@ -30,15 +30,10 @@ pub async fn logout(
         && let Ok(metadata) = provider.metadata(deps.http).await
     {
         // Best effort: the session is deleted whatever the provider answers.
-        if let (Some(rt), Some(endpoint)) =
-            (&session.tokens.refresh_token, &metadata.revocation_endpoint)
-        {
-            match token::revoke(deps.http, &provider.config, endpoint, rt).await {
-                Ok(()) => tracing::info!("refresh token revoked"),
-                Err(e) => {
-                    tracing::warn!(error = %crate::telemetry::Chain(&e), "revocation failed");
-                }
-            }
+        match logout::end_grant(deps.http, &provider.config, &metadata, &session.tokens).await {
+            Ok(true) => tracing::info!("grant ended at the provider"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %crate::telemetry::Chain(&e), "revocation failed"),
         }
         end_session_url = metadata.end_session_endpoint.as_ref().map(|u| {
             let mut u = u.clone();

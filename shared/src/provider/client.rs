@@ -74,6 +74,17 @@ pub fn post_form(url: &Url, body: String) -> OutboundRequest {
     request
 }
 
+/// Adds `Authorization: Bearer <access_token>`.
+pub fn bearer(request: &mut OutboundRequest, access_token: &crate::secret::AccessToken) {
+    if let Ok(mut value) = http::HeaderValue::from_str(&format!("Bearer {}", access_token.expose()))
+    {
+        value.set_sensitive(true);
+        request
+            .headers_mut()
+            .insert(http::header::AUTHORIZATION, value);
+    }
+}
+
 /// A parsed URL is always a valid URI; the fallback only keeps this total.
 fn uri(url: &Url) -> http::Uri {
     url.as_str().parse().unwrap_or_default()

@@ -5,6 +5,7 @@ use url::Url;
 
 use super::ProviderError;
 use super::client::{self, Outbound};
+use crate::config::Endpoints;
 use crate::types::is_loopback;
 
 /// The parts of the discovery document the token handler uses.
@@ -16,8 +17,9 @@ pub struct Metadata {
     pub authorization_endpoint: Url,
     /// Where codes and refresh tokens are exchanged.
     pub token_endpoint: Url,
-    /// Signing keys.
-    pub jwks_uri: Url,
+    /// Signing keys (required of OIDC providers).
+    #[serde(default)]
+    pub jwks_uri: Option<Url>,
     /// Profile endpoint.
     #[serde(default)]
     pub userinfo_endpoint: Option<Url>,
@@ -30,6 +32,47 @@ pub struct Metadata {
     /// RFC 9207: when true, every authorization response carries `iss`.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+}
+
+impl Metadata {
+    /// A plain OAuth 2.0 provider's endpoints, from configuration.
+    pub fn from_endpoints(endpoints: &Endpoints) -> Result<Self, ProviderError> {
+        let required = |url: &Option<Url>, name: &str| {
+            url.clone()
+                .ok_or_else(|| ProviderError::Invalid(format!("no {name} configured")))
+        };
+        Ok(Self {
+            issuer: String::new(),
+            authorization_endpoint: required(&endpoints.authorization, "authorization_endpoint")?,
+            token_endpoint: required(&endpoints.token, "token_endpoint")?,
+            jwks_uri: None,
+            userinfo_endpoint: None,
+            revocation_endpoint: None,
+            end_session_endpoint: None,
+            authorization_response_iss_parameter_supported: false,
+        })
+    }
+
+    /// These endpoints with every configured one in place of the discovered one.
+    pub fn with_overrides(mut self, endpoints: &Endpoints) -> Self {
+        let set = |slot: &mut Url, value: &Option<Url>| {
+            if let Some(url) = value {
+                *slot = url.clone();
+            }
+        };
+        set(&mut self.authorization_endpoint, &endpoints.authorization);
+        set(&mut self.token_endpoint, &endpoints.token);
+        for (slot, value) in [
+            (&mut self.userinfo_endpoint, &endpoints.userinfo),
+            (&mut self.revocation_endpoint, &endpoints.revocation),
+            (&mut self.jwks_uri, &endpoints.jwks),
+        ] {
+            if value.is_some() {
+                slot.clone_from(value);
+            }
+        }
+        self
+    }
 }
 
 /// Fetches `{issuer}/.well-known/openid-configuration` and checks it.
@@ -57,6 +100,11 @@ pub async fn fetch(http: &dyn Outbound, issuer: &str) -> Result<Metadata, Provid
     }
     let metadata: Metadata = serde_json::from_slice(&fetched.body)
         .map_err(|e| ProviderError::Invalid(format!("discovery document: {e}")))?;
+    if metadata.jwks_uri.is_none() {
+        return Err(ProviderError::Invalid(
+            "discovery document has no jwks_uri".into(),
+        ));
+    }
     if metadata.issuer != issuer {
         return Err(ProviderError::Invalid(
             "discovery document names another issuer".into(),
@@ -68,7 +116,7 @@ pub async fn fetch(http: &dyn Outbound, issuer: &str) -> Result<Metadata, Provid
             Some(&metadata.authorization_endpoint),
         ),
         ("token_endpoint", Some(&metadata.token_endpoint)),
-        ("jwks_uri", Some(&metadata.jwks_uri)),
+        ("jwks_uri", metadata.jwks_uri.as_ref()),
         ("userinfo_endpoint", metadata.userinfo_endpoint.as_ref()),
         ("revocation_endpoint", metadata.revocation_endpoint.as_ref()),
         (

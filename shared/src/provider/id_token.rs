@@ -91,9 +91,15 @@ pub struct Claims {
     /// Display name.
     #[serde(default)]
     pub name: Option<String>,
+    /// Casual name (Kakao's id_tokens carry it instead of `name`).
+    #[serde(default)]
+    pub nickname: Option<String>,
     /// E-mail.
     #[serde(default)]
     pub email: Option<String>,
+    /// Whether the provider verified the e-mail (a boolean; some providers send the text).
+    #[serde(default)]
+    pub email_verified: Option<serde_json::Value>,
     /// Picture URL.
     #[serde(default)]
     pub picture: Option<String>,
@@ -101,8 +107,8 @@ pub struct Claims {
 
 /// What a valid id_token must say.
 pub struct Expected<'a> {
-    /// The provider's issuer.
-    pub issuer: &'a str,
+    /// The issuers accepted (the provider's, and a documented alternative spelling).
+    pub issuers: &'a [String],
     /// Our client id.
     pub client_id: &'a str,
     /// The login's nonce; `None` for refreshed id_tokens, which carry none.
@@ -124,10 +130,14 @@ pub async fn verify(
     if !ALLOWED_ALGORITHMS.contains(&header.alg) {
         return Err(IdTokenError::Algorithm);
     }
+    let jwks_uri = metadata
+        .jwks_uri
+        .as_ref()
+        .ok_or_else(|| IdTokenError::Jwks("no jwks_uri".into()))?;
     let key = jwks
         .key_for(
             http,
-            &metadata.jwks_uri,
+            jwks_uri,
             header.kid.as_deref(),
             header.alg,
             expected.now,
@@ -140,7 +150,7 @@ pub async fn verify(
     // expiry uses; jsonwebtoken would read the system clock.
     validation.validate_exp = false;
     validation.validate_nbf = false;
-    validation.set_issuer(&[expected.issuer]);
+    validation.set_issuer(expected.issuers);
     validation.set_audience(&[expected.client_id]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     let claims = jsonwebtoken::decode::<Claims>(raw, &key, &validation)

@@ -4,15 +4,18 @@ pub mod client;
 pub mod discovery;
 pub mod id_token;
 pub mod jwks;
+pub mod logout;
 pub mod outcome;
 pub mod presets;
+pub mod quirks;
 pub mod token;
+pub mod userinfo;
 
 use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
-use crate::config::ProviderConfig;
+use crate::config::{ProviderConfig, ProviderKind};
 use client::{FetchError, Outbound};
 use discovery::Metadata;
 use jwks::JwksCache;
@@ -134,13 +137,18 @@ impl Provider {
         }
     }
 
-    /// The discovery document, fetched on first use and kept; a failed fetch is retried next time.
+    /// The provider's endpoints: for OIDC the discovery document (fetched on first use and
+    /// kept; a failed fetch is retried next time) with the configured overrides, for plain
+    /// OAuth 2.0 the configured ones.
     pub async fn metadata(&self, http: &dyn Outbound) -> Result<Arc<Metadata>, ProviderError> {
         self.metadata
             .get_or_try_init(|| async {
-                discovery::fetch(http, self.config.issuer())
-                    .await
-                    .map(Arc::new)
+                let endpoints = &self.config.endpoints;
+                let metadata = match &self.config.kind {
+                    ProviderKind::Oidc { issuer } => discovery::fetch(http, issuer).await?,
+                    ProviderKind::OAuth2 { .. } => Metadata::from_endpoints(endpoints)?,
+                };
+                Ok(Arc::new(metadata.with_overrides(endpoints)))
             })
             .await
             .cloned()

@@ -51,18 +51,28 @@ pub fn classify(grant: Grant, error: &ProviderError) -> Failure {
 /// The token set to store from a token response, and the id_token still to verify. After a
 /// refresh (`previous` given), a response without a refresh token or scope keeps the old one
 /// (RFC 6749 §6) and the grant's time is recorded.
+///
+/// An access token without an expiry and without a refresh token (GitHub OAuth apps) cannot be
+/// renewed and does not run out: it lives as long as the session, `session_expires_at`. With a
+/// refresh token, a missing expiry means [`DEFAULT_EXPIRES_IN`].
 pub fn token_set(
     response: TokenResponse,
     previous: Option<&TokenSet>,
     now: u64,
+    session_expires_at: u64,
 ) -> (TokenSet, Option<IdToken>) {
-    let expires_in = response.expires_in.unwrap_or(DEFAULT_EXPIRES_IN);
+    let refresh_token = response
+        .refresh_token
+        .or_else(|| previous.and_then(|p| p.refresh_token.clone()));
+    let access_expires_at = match (response.expires_in, &refresh_token) {
+        (Some(expires_in), _) => now.saturating_add(expires_in),
+        (None, Some(_)) => now.saturating_add(DEFAULT_EXPIRES_IN),
+        (None, None) => session_expires_at,
+    };
     let tokens = TokenSet {
         access_token: response.access_token,
-        access_expires_at: now.saturating_add(expires_in),
-        refresh_token: response
-            .refresh_token
-            .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
+        access_expires_at,
+        refresh_token,
         scope: response
             .scope
             .or_else(|| previous.and_then(|p| p.scope.clone())),
@@ -82,15 +92,23 @@ pub struct Identity {
 
 impl Identity {
     /// The identity verified id_token claims name; an empty or oversize subject is refused.
-    pub fn from_claims(claims: Claims) -> Result<Self, ProviderError> {
+    /// The e-mail is kept only with `email_verified: true`, or when the provider documents its
+    /// id_token e-mail as verified (`email_documented_verified`).
+    pub fn from_claims(
+        claims: Claims,
+        email_documented_verified: bool,
+    ) -> Result<Self, ProviderError> {
+        let verified = email_documented_verified
+            || matches!(&claims.email_verified, Some(serde_json::Value::Bool(true)))
+            || matches!(&claims.email_verified, Some(serde_json::Value::String(s)) if s == "true");
         if claims.sub.is_empty() || claims.sub.len() > MAX_SUBJECT {
             return Err(ProviderError::Invalid("unusable subject".into()));
         }
         Ok(Self {
             subject: claims.sub,
             profile: Profile {
-                name: claims.name,
-                email: claims.email,
+                name: claims.name.or(claims.nickname),
+                email: claims.email.filter(|_| verified),
                 picture: claims.picture,
             },
         })
@@ -116,14 +134,14 @@ mod tests {
 
     #[test]
     fn a_refresh_without_a_new_refresh_token_keeps_the_old_one_and_its_scope() {
-        let (first, _) = token_set(response(Some("rt-1"), Some(60)), None, 1_000);
+        let (first, _) = token_set(response(Some("rt-1"), Some(60)), None, 1_000, 9_000);
         let first = TokenSet {
             scope: Some("openid".into()),
             ..first
         };
         assert_eq!(first.access_expires_at, 1_060);
         assert_eq!(first.refreshed_at, 0, "a login's tokens are not a refresh");
-        let (second, _) = token_set(response(None, None), Some(&first), 2_000);
+        let (second, _) = token_set(response(None, None), Some(&first), 2_000, 9_000);
         assert_eq!(second.refresh_token.unwrap().expose(), "rt-1");
         assert_eq!(second.scope.as_deref(), Some("openid"));
         assert_eq!(second.access_expires_at, 2_000 + DEFAULT_EXPIRES_IN);
@@ -131,9 +149,17 @@ mod tests {
     }
 
     #[test]
+    fn a_token_without_expiry_or_refresh_token_lives_as_long_as_the_session() {
+        let (tokens, _) = token_set(response(None, None), None, 1_000, 9_000);
+        assert_eq!(tokens.access_expires_at, 9_000);
+        let (tokens, _) = token_set(response(None, Some(60)), None, 1_000, 9_000);
+        assert_eq!(tokens.access_expires_at, 1_060, "an expiry given is kept");
+    }
+
+    #[test]
     fn a_rotated_refresh_token_replaces_the_old_one() {
-        let (first, _) = token_set(response(Some("rt-1"), None), None, 0);
-        let (second, _) = token_set(response(Some("rt-2"), None), Some(&first), 5);
+        let (first, _) = token_set(response(Some("rt-1"), None), None, 0, 9_000);
+        let (second, _) = token_set(response(Some("rt-2"), None), Some(&first), 5, 9_000);
         assert_eq!(second.refresh_token.unwrap().expose(), "rt-2");
     }
 

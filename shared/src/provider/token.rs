@@ -44,10 +44,27 @@ struct RawTokenResponse {
 
 #[derive(Deserialize)]
 struct RawError {
-    error: String,
+    error: serde_json::Value,
 }
 
-/// Exchanges an authorization code (RFC 6749 §4.1.3 with the PKCE verifier of RFC 7636).
+/// The error code of an error answer: RFC 6749's string, or the `type` of Facebook's
+/// `{"error": {"message", "type", "code", "fbtrace_id"}}`.
+fn error_code(error: &serde_json::Value) -> Option<String> {
+    match error {
+        serde_json::Value::String(code) => Some(code.clone()),
+        serde_json::Value::Object(fields) => Some(
+            fields
+                .get("type")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("error")
+                .to_ascii_lowercase(),
+        ),
+        _ => None,
+    }
+}
+
+/// Exchanges an authorization code (RFC 6749 §4.1.3 with the PKCE verifier of RFC 7636);
+/// `state` is sent too for providers that want it.
 pub async fn exchange_code(
     http: &dyn Outbound,
     provider: &ProviderConfig,
@@ -55,13 +72,18 @@ pub async fn exchange_code(
     code: &AuthCode,
     verifier: &CodeVerifier,
     redirect_uri: &str,
+    state: &str,
 ) -> Result<TokenResponse, ProviderError> {
-    let fields = [
+    let mut fields = vec![
         ("grant_type", "authorization_code"),
         ("code", code.expose()),
         ("redirect_uri", redirect_uri),
         ("code_verifier", verifier.expose()),
     ];
+    // Naver wants the authorization request's state again.
+    if provider.quirks.state_in_code_exchange {
+        fields.push(("state", state));
+    }
     post(http, provider, metadata, &fields).await
 }
 
@@ -106,34 +128,30 @@ async fn client_post(
     fields: &[(&str, &str)],
 ) -> Result<Fetched, FetchError> {
     let mut fields = fields.to_vec();
-    let mut authorization = None;
+    let mut authorization = false;
     match provider.client_auth {
-        ClientAuthMethod::ClientSecretBasic => authorization = Some(basic_credentials(provider)),
+        ClientAuthMethod::ClientSecretBasic => authorization = true,
         ClientAuthMethod::ClientSecretPost => {
             fields.push(("client_id", &provider.client_id));
             fields.push(("client_secret", provider.client_secret.expose()));
         }
     }
     let mut request = client::post_form(url, form_body(&fields));
-    if let Some(value) = authorization.and_then(|v| http::HeaderValue::from_str(&v).ok()) {
-        request
-            .headers_mut()
-            .insert(http::header::AUTHORIZATION, value);
+    if authorization {
+        basic_auth(&mut request, provider);
     }
     http.send(request).await
 }
 
-/// Revokes a refresh token at the provider's RFC 7009 endpoint.
+/// Revokes `token` (of the kind `hint` names) at an RFC 7009 endpoint.
 pub async fn revoke(
     http: &dyn Outbound,
     provider: &ProviderConfig,
     endpoint: &Url,
-    refresh_token: &RefreshToken,
+    token: &str,
+    hint: &str,
 ) -> Result<(), ProviderError> {
-    let fields = [
-        ("token", refresh_token.expose()),
-        ("token_type_hint", "refresh_token"),
-    ];
+    let fields = [("token", token), ("token_type_hint", hint)];
     let fetched = client_post(http, provider, endpoint, &fields).await?;
     if fetched.status.is_success() {
         Ok(())
@@ -142,6 +160,30 @@ pub async fn revoke(
             "revocation endpoint answered {}",
             fetched.status
         )))
+    }
+}
+
+/// Facebook: trades a short-lived user token for a long-lived one (`fb_exchange_token`).
+pub async fn long_lived(
+    http: &dyn Outbound,
+    provider: &ProviderConfig,
+    metadata: &Metadata,
+    access_token: &AccessToken,
+) -> Result<TokenResponse, ProviderError> {
+    let fields = [
+        ("grant_type", "fb_exchange_token"),
+        ("fb_exchange_token", access_token.expose()),
+    ];
+    post(http, provider, metadata, &fields).await
+}
+
+/// Adds HTTP Basic client authentication (RFC 6749 §2.3.1).
+pub fn basic_auth(request: &mut client::OutboundRequest, provider: &ProviderConfig) {
+    if let Ok(mut value) = http::HeaderValue::from_str(&basic_credentials(provider)) {
+        value.set_sensitive(true);
+        request
+            .headers_mut()
+            .insert(http::header::AUTHORIZATION, value);
     }
 }
 
@@ -172,9 +214,10 @@ pub fn read_token_response(fetched: &Fetched) -> Result<TokenResponse, ProviderE
     }
     if (status.is_client_error() || status.is_success())
         && let Ok(e) = serde_json::from_slice::<RawError>(&fetched.body)
+        && let Some(code) = error_code(&e.error)
     {
         return Err(ProviderError::Rejected {
-            error: OAuthError::parse(&e.error),
+            error: OAuthError::parse(&code),
         });
     }
     if !status.is_success() {
@@ -233,6 +276,10 @@ mod tests {
             scopes: vec!["openid".into()],
             client_auth: ClientAuthMethod::ClientSecretBasic,
             extra_auth_params: vec![],
+            endpoints: crate::config::Endpoints::default(),
+            userinfo: None,
+            accepted_issuers: vec!["https://i".into()],
+            quirks: crate::provider::quirks::Quirks::default(),
         };
         let header = basic_credentials(&p);
         let decoded = STANDARD

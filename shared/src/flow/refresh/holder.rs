@@ -61,7 +61,12 @@ impl Holder<'_> {
             }
         };
         let now = self.deps.now();
-        let (tokens, id_token) = outcome::token_set(response, Some(&self.session.tokens), now);
+        let (tokens, id_token) = outcome::token_set(
+            response,
+            Some(&self.session.tokens),
+            now,
+            self.session.expires_at,
+        );
         let mut verdict = pin!(self.verify(id_token.as_ref(), now));
         match self
             .turn
@@ -128,7 +133,7 @@ impl Holder<'_> {
         };
         let config = &self.provider.config;
         let expected = Expected {
-            issuer: config.issuer(),
+            issuers: &config.accepted_issuers,
             client_id: &config.client_id,
             nonce: None,
             now,

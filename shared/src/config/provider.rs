@@ -1,0 +1,388 @@
+//! One provider block: the preset's data with the configured overrides applied and checked.
+
+use std::collections::BTreeMap;
+
+use url::Url;
+
+use super::raw::{RawProfile, RawProvider};
+use super::validate::service_url;
+use super::{ClientAuthMethod, ConfigError};
+use crate::provider::presets::{
+    FACEBOOK_GRAPH_VERSION, Preset, Protocol, RESERVED_AUTH_PARAMS, UserinfoPreset,
+};
+use crate::provider::quirks::Quirks;
+use crate::secret::ClientSecret;
+use crate::types::ProviderId;
+
+/// What kind of protocol a provider speaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// OpenID Connect with discovery at `{issuer}/.well-known/openid-configuration`.
+    Oidc {
+        /// The issuer identifier, compared exactly.
+        issuer: String,
+    },
+    /// Plain OAuth 2.0: no discovery, no id_token; the user from the userinfo endpoint.
+    OAuth2 {
+        /// The `iss` its authorization responses carry (RFC 9207), when it sends one.
+        issuer: Option<String>,
+    },
+}
+
+/// Endpoints set by the preset or the configuration. For OIDC each one overrides what discovery
+/// says; for plain OAuth 2.0 authorization, token and userinfo are always present.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Endpoints {
+    /// Where login sends the browser.
+    pub authorization: Option<Url>,
+    /// Where codes and refresh tokens are exchanged.
+    pub token: Option<Url>,
+    /// The user's profile.
+    pub userinfo: Option<Url>,
+    /// Revocation, unlink or logout.
+    pub revocation: Option<Url>,
+    /// Signing keys (OIDC).
+    pub jwks: Option<Url>,
+}
+
+/// Where the user is in a userinfo answer: JSON pointers (RFC 6901).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserinfoMap {
+    /// The stable user id: a string or an integer.
+    pub subject: String,
+    /// Display name candidates; the first string wins.
+    pub name: Vec<String>,
+    /// E-mail candidates.
+    pub email: Vec<String>,
+    /// Picture URL candidates.
+    pub picture: Vec<String>,
+    /// Booleans that must all be `true` for the e-mail to be kept (empty: the provider
+    /// documents its e-mail as verified).
+    pub email_verified: Vec<String>,
+    /// A member that must hold this string for the answer to be a success.
+    pub success: Option<(String, String)>,
+}
+
+/// One provider, validated.
+#[derive(Debug)]
+pub struct ProviderConfig {
+    /// Name used in routes.
+    pub id: ProviderId,
+    /// Protocol and where to find it.
+    pub kind: ProviderKind,
+    /// OAuth client id.
+    pub client_id: String,
+    /// OAuth client secret.
+    pub client_secret: ClientSecret,
+    /// Scopes requested at login.
+    pub scopes: Vec<String>,
+    /// Token endpoint client authentication.
+    pub client_auth: ClientAuthMethod,
+    /// Extra authorization request parameters (for example `prompt`, `access_type`).
+    pub extra_auth_params: Vec<(String, String)>,
+    /// Endpoints from the preset or the configuration.
+    pub endpoints: Endpoints,
+    /// How the user is identified from the userinfo answer (plain OAuth 2.0).
+    pub userinfo: Option<UserinfoMap>,
+    /// Issuers accepted in id_tokens and authorization responses (empty: none expected).
+    pub accepted_issuers: Vec<String>,
+    /// The provider's departures from the protocol.
+    pub quirks: Quirks,
+}
+
+impl ProviderConfig {
+    /// The issuer, for providers that have one.
+    pub fn issuer(&self) -> Option<&str> {
+        match &self.kind {
+            ProviderKind::Oidc { issuer } => Some(issuer),
+            ProviderKind::OAuth2 { issuer } => issuer.as_deref(),
+        }
+    }
+
+    /// True for OpenID Connect providers (id_token, nonce, discovery).
+    pub fn is_oidc(&self) -> bool {
+        matches!(self.kind, ProviderKind::Oidc { .. })
+    }
+}
+
+/// Validates one `[providers.<name>]` block.
+pub(super) fn validate_provider(
+    id: ProviderId,
+    p: RawProvider,
+    key: &str,
+) -> Result<ProviderConfig, ConfigError> {
+    let preset = Preset::named(&p.preset, p.scopes.as_deref()).ok_or_else(|| {
+        ConfigError::new(
+            format!("{key}.preset"),
+            format!(
+                "unknown or unsupported preset \"{}\"; this version supports {}",
+                p.preset,
+                Preset::NAMES
+            ),
+        )
+    })?;
+    for (name, value) in [
+        ("client_id", p.client_id.trim()),
+        ("client_secret", &p.client_secret),
+    ] {
+        if value.is_empty() {
+            return Err(ConfigError::new(
+                format!("{key}.{name}"),
+                "must not be empty",
+            ));
+        }
+    }
+    let client_auth = match p.token_endpoint_auth_method.as_deref() {
+        None => preset.client_auth,
+        Some("client_secret_basic") => ClientAuthMethod::ClientSecretBasic,
+        Some("client_secret_post") => ClientAuthMethod::ClientSecretPost,
+        Some(_) => {
+            return Err(ConfigError::new(
+                format!("{key}.token_endpoint_auth_method"),
+                "must be \"client_secret_basic\" or \"client_secret_post\"",
+            ));
+        }
+    };
+    let kind = kind(&preset, p.issuer.clone(), key)?;
+    let endpoints = endpoints(&preset, &p, key)?;
+    let userinfo = userinfo_map(&preset, p.subject.clone(), p.profile, key)?;
+    let accepted_issuers = accepted_issuers(&kind, &preset.quirks);
+    Ok(ProviderConfig {
+        id,
+        kind,
+        scopes: scopes(&preset, p.scopes, key)?,
+        extra_auth_params: extra_auth_params(&preset, p.extra_auth_params, key)?,
+        client_secret: ClientSecret::new(p.client_secret),
+        client_id: p.client_id,
+        client_auth,
+        endpoints,
+        userinfo,
+        accepted_issuers,
+        quirks: preset.quirks,
+    })
+}
+
+/// The protocol with its issuer: the preset's unless configured (`oidc` requires one). Kept
+/// exactly as written: discovery and id_tokens must repeat it to the character.
+fn kind(
+    preset: &Preset,
+    configured: Option<String>,
+    key: &str,
+) -> Result<ProviderKind, ConfigError> {
+    let issuer = configured.or_else(|| preset.issuer.map(str::to_owned));
+    if let Some(issuer) = &issuer {
+        service_url(issuer, &format!("{key}.issuer"))?;
+    }
+    match (preset.protocol, issuer) {
+        (Protocol::Oidc, Some(issuer)) => Ok(ProviderKind::Oidc { issuer }),
+        (Protocol::Oidc, None) => Err(ConfigError::new(
+            format!("{key}.issuer"),
+            "required for preset = \"oidc\"",
+        )),
+        (Protocol::OAuth2, issuer) => Ok(ProviderKind::OAuth2 { issuer }),
+    }
+}
+
+/// The issuer, and for providers documented to drop the scheme (Google), the issuer without it.
+fn accepted_issuers(kind: &ProviderKind, quirks: &Quirks) -> Vec<String> {
+    let issuer = match kind {
+        ProviderKind::Oidc { issuer } => Some(issuer),
+        ProviderKind::OAuth2 { issuer } => issuer.as_ref(),
+    };
+    let Some(issuer) = issuer else {
+        return Vec::new();
+    };
+    let mut accepted = vec![issuer.clone()];
+    if quirks.schemeless_issuer
+        && let Some(bare) = issuer
+            .strip_prefix("https://")
+            .or_else(|| issuer.strip_prefix("http://"))
+    {
+        accepted.push(bare.to_owned());
+    }
+    accepted
+}
+
+/// The preset's endpoints with the configured overrides; `{version}` and `{client_id}` in a
+/// preset's URL are filled in. Every URL must be https (http only on loopback).
+fn endpoints(preset: &Preset, p: &RawProvider, key: &str) -> Result<Endpoints, ConfigError> {
+    let version = match &p.api_version {
+        Some(v) if is_graph_version(v) => v.as_str(),
+        Some(_) => {
+            return Err(ConfigError::new(
+                format!("{key}.api_version"),
+                "must look like \"v23.0\"",
+            ));
+        }
+        None => FACEBOOK_GRAPH_VERSION,
+    };
+    let fill = |template: &str| {
+        template
+            .replace("{version}", version)
+            .replace("{client_id}", p.client_id.trim())
+    };
+    let pick = |name: &str, configured: &Option<String>, preset: Option<&str>| {
+        let raw = configured.clone().or_else(|| preset.map(fill));
+        raw.map(|raw| service_url(&raw, &format!("{key}.{name}")))
+            .transpose()
+    };
+    let endpoints = Endpoints {
+        authorization: pick(
+            "authorization_endpoint",
+            &p.authorization_endpoint,
+            preset.authorization_endpoint,
+        )?,
+        token: pick("token_endpoint", &p.token_endpoint, preset.token_endpoint)?,
+        userinfo: pick(
+            "userinfo_endpoint",
+            &p.userinfo_endpoint,
+            preset.userinfo_endpoint,
+        )?,
+        revocation: pick(
+            "revocation_endpoint",
+            &p.revocation_endpoint,
+            preset.revocation_endpoint,
+        )?,
+        jwks: pick("jwks_uri", &p.jwks_uri, None)?,
+    };
+    if preset.protocol == Protocol::OAuth2 {
+        for (name, url) in [
+            ("authorization_endpoint", &endpoints.authorization),
+            ("token_endpoint", &endpoints.token),
+            ("userinfo_endpoint", &endpoints.userinfo),
+        ] {
+            if url.is_none() {
+                return Err(ConfigError::new(
+                    format!("{key}.{name}"),
+                    "required for a plain OAuth 2.0 provider",
+                ));
+            }
+        }
+    }
+    Ok(endpoints)
+}
+
+fn is_graph_version(v: &str) -> bool {
+    let Some(rest) = v.strip_prefix('v') else {
+        return false;
+    };
+    let mut parts = rest.split('.');
+    let number = |s: Option<&str>| {
+        s.is_some_and(|s| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit()))
+    };
+    number(parts.next()) && number(parts.next()) && parts.next().is_none()
+}
+
+/// The preset's userinfo map with the configured pointers in front; `oauth2` needs `subject`.
+fn userinfo_map(
+    preset: &Preset,
+    subject: Option<String>,
+    profile: Option<RawProfile>,
+    key: &str,
+) -> Result<Option<UserinfoMap>, ConfigError> {
+    let base = preset.userinfo.unwrap_or(UserinfoPreset {
+        subject: "",
+        name: &[],
+        email: &[],
+        picture: &[],
+        email_verified: &[],
+        success: None,
+    });
+    if preset.protocol == Protocol::Oidc {
+        if subject.is_some() || profile.is_some() {
+            return Err(ConfigError::new(
+                format!("{key}.subject"),
+                "an OpenID Connect provider identifies the user by the id_token's sub",
+            ));
+        }
+        return Ok(None);
+    }
+    let owned = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let subject = subject.unwrap_or_else(|| base.subject.to_owned());
+    let profile = profile.unwrap_or(RawProfile {
+        name: None,
+        email: None,
+        picture: None,
+        email_verified: None,
+    });
+    let map = UserinfoMap {
+        name: profile.name.map_or_else(|| owned(base.name), |p| vec![p]),
+        email: profile.email.map_or_else(|| owned(base.email), |p| vec![p]),
+        picture: profile
+            .picture
+            .map_or_else(|| owned(base.picture), |p| vec![p]),
+        email_verified: profile
+            .email_verified
+            .map_or_else(|| owned(base.email_verified), |p| vec![p]),
+        success: base.success.map(|(k, v)| (k.to_owned(), v.to_owned())),
+        subject,
+    };
+    let pointers = std::iter::once(("subject", &map.subject))
+        .chain(map.name.iter().map(|p| ("profile.name", p)))
+        .chain(map.email.iter().map(|p| ("profile.email", p)))
+        .chain(map.picture.iter().map(|p| ("profile.picture", p)))
+        .chain(
+            map.email_verified
+                .iter()
+                .map(|p| ("profile.email_verified", p)),
+        );
+    for (name, pointer) in pointers {
+        if !pointer.starts_with('/') {
+            return Err(ConfigError::new(
+                format!("{key}.{name}"),
+                "must be a JSON pointer such as \"/id\"",
+            ));
+        }
+    }
+    Ok(Some(map))
+}
+
+fn scopes(
+    preset: &Preset,
+    configured: Option<Vec<String>>,
+    key: &str,
+) -> Result<Vec<String>, ConfigError> {
+    let scopes =
+        configured.unwrap_or_else(|| preset.scopes.iter().map(|s| (*s).to_owned()).collect());
+    let malformed = |s: &String| {
+        s.is_empty() || s.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\' || c == ',')
+    };
+    if scopes.iter().any(malformed) {
+        return Err(ConfigError::new(
+            format!("{key}.scopes"),
+            "each scope is one non-empty word without spaces, commas or quotes",
+        ));
+    }
+    if preset.protocol == Protocol::Oidc && !scopes.iter().any(|s| s == "openid") {
+        return Err(ConfigError::new(
+            format!("{key}.scopes"),
+            "an OpenID Connect provider needs the \"openid\" scope",
+        ));
+    }
+    Ok(scopes)
+}
+
+/// The preset's extras (unless configured otherwise) and the configured ones, none of them a
+/// parameter the flow sets itself.
+fn extra_auth_params(
+    preset: &Preset,
+    configured: BTreeMap<String, String>,
+    key: &str,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut params: Vec<(String, String)> = preset
+        .extra_auth_params
+        .iter()
+        .filter(|(name, _)| !configured.contains_key(*name))
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    for (name, value) in configured {
+        if RESERVED_AUTH_PARAMS.contains(&name.as_str()) {
+            return Err(ConfigError::new(
+                format!("{key}.extra_auth_params.{name}"),
+                "is set by the token handler itself",
+            ));
+        }
+        params.push((name, value));
+    }
+    Ok(params)
+}
