@@ -9,6 +9,8 @@ pub mod handoff;
 pub mod login;
 pub mod refresh;
 pub mod session;
+#[cfg(test)]
+mod tests;
 
 use url::Url;
 

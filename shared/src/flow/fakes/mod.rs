@@ -52,8 +52,41 @@ pub(crate) const SHORT_ACCESS_SECS: u64 = 120;
 /// How far [`Harness::sign_in_stale`] moves the clock after the login.
 pub(crate) const STALE_AFTER_SECS: u64 = 100;
 
+/// The dev provider as a plain OAuth 2.0 server: its endpoints configured by hand, the user
+/// from its userinfo endpoint through JSON pointers.
+fn oauth2_block() -> String {
+    format!(
+        r#"
+[providers.{PROVIDER}]
+preset = "oauth2"
+client_id = "{CLIENT_ID}"
+client_secret = "{CLIENT_SECRET}"
+authorization_endpoint = "{ISSUER}/authorize"
+token_endpoint = "{ISSUER}/token"
+userinfo_endpoint = "{ISSUER}/userinfo"
+revocation_endpoint = "{ISSUER}/revoke"
+subject = "/sub"
+profile = {{ name = "/name", email = "/email", email_verified = "/email_verified" }}
+scopes = ["openid", "email", "profile"]
+"#
+    )
+}
+
+/// The dev provider as an OpenID Connect provider.
+fn oidc_block() -> String {
+    format!(
+        r#"
+[providers.{PROVIDER}]
+preset = "oidc"
+issuer = "{ISSUER}"
+client_id = "{CLIENT_ID}"
+client_secret = "{CLIENT_SECRET}"
+"#
+    )
+}
+
 /// The configuration the flow tests run with.
-fn config_text() -> String {
+fn config_text(provider_block: &str) -> String {
     format!(
         r#"
 public_base_url = "{PUBLIC_BASE_URL}"
@@ -63,13 +96,7 @@ mobile_redirects = ["{APP_REDIRECT}"]
 transaction_ttl = "10m"
 refresh_skew = "60s"
 force_refresh_window = "5s"
-
-[providers.{PROVIDER}]
-preset = "oidc"
-issuer = "{ISSUER}"
-client_id = "{CLIENT_ID}"
-client_secret = "{CLIENT_SECRET}"
-"#
+{provider_block}"#
     )
 }
 
@@ -132,8 +159,19 @@ pub(crate) struct Harness {
 }
 
 impl Harness {
+    /// The dev provider as an OpenID Connect provider.
     pub(crate) fn new() -> Self {
-        let mut config = Config::from_toml(&config_text(), |_| None).expect("test configuration");
+        Self::with_block(&oidc_block())
+    }
+
+    /// The dev provider configured as a plain OAuth 2.0 server (`preset = "oauth2"`).
+    pub(crate) fn oauth2() -> Self {
+        Self::with_block(&oauth2_block())
+    }
+
+    fn with_block(provider_block: &str) -> Self {
+        let text = config_text(provider_block);
+        let mut config = Config::from_toml(&text, |_| None).expect("test configuration");
         let settings = Settings::from_config(&config);
         let dev = DevProvider::new(
             ISSUER,

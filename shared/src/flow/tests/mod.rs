@@ -1,0 +1,3 @@
+//! Flow tests that cross flows (each flow's own tests sit beside it).
+
+mod oauth2;
