@@ -1,31 +1,32 @@
 //! The provider fixtures themselves, over real HTTP: the documented success shapes, the
 //! documented errors (and their statuses), one-time codes, PKCE, rotation and revocation.
 
-use integration_tests::fixtures::{
-    FixtureBehavior, FixtureKind, FixtureServer, ProofSeen, UserinfoFailure,
-};
+mod facebook;
+mod github;
+
+use integration_tests::fixtures::{FixtureBehavior, FixtureKind, FixtureServer, UserinfoFailure};
 use integration_tests::{query_param, sha256_b64url};
 use serde_json::Value;
 
-const ID: &str = "fixture-client";
-const SECRET: &str = "fixture-Secret-9xQ2";
-const REDIRECT: &str = "https://auth.example.test/auth/p/callback";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(super) const ID: &str = "fixture-client";
+pub(super) const SECRET: &str = "fixture-Secret-9xQ2";
+pub(super) const REDIRECT: &str = "https://auth.example.test/auth/p/callback";
+pub(super) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 /// An HTTP answer: status, content type, body.
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: String,
+pub(super) struct Answer {
+    pub(super) status: u16,
+    pub(super) content_type: String,
+    pub(super) body: String,
 }
 
 impl Answer {
-    fn json(&self) -> Value {
+    pub(super) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
 }
 
-async fn send(req: reqwest::RequestBuilder) -> Answer {
+pub(super) async fn send(req: reqwest::RequestBuilder) -> Answer {
     let resp = req.send().await.expect("the fixture answers");
     let content_type = resp
         .headers()
@@ -40,17 +41,17 @@ async fn send(req: reqwest::RequestBuilder) -> Answer {
     }
 }
 
-fn client() -> reqwest::Client {
+pub(super) fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-fn form(pairs: &[(&str, &str)]) -> String {
+pub(super) fn form(pairs: &[(&str, &str)]) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish()
 }
 
-async fn post_form(url: &str, pairs: &[(&str, &str)]) -> Answer {
+pub(super) async fn post_form(url: &str, pairs: &[(&str, &str)]) -> Answer {
     send(
         client()
             .post(url)
@@ -61,7 +62,7 @@ async fn post_form(url: &str, pairs: &[(&str, &str)]) -> Answer {
 }
 
 /// Runs the authorization request with PKCE and `extra` parameters; returns the code.
-async fn code(fx: &FixtureServer, extra: &[(&str, &str)]) -> String {
+pub(super) async fn code(fx: &FixtureServer, extra: &[(&str, &str)]) -> String {
     let mut pairs = vec![
         ("response_type", "code"),
         ("client_id", ID),
@@ -150,152 +151,6 @@ async fn naver_answers_string_expires_in_errors_with_200_and_cascading_revocatio
 }
 
 #[tokio::test]
-async fn github_answers_form_encoded_unless_json_is_accepted_and_needs_a_user_agent() {
-    let fx = FixtureServer::spawn(FixtureKind::GitHub, ID, SECRET).await;
-    let code = code(&fx, &[("scope", "read:user user:email")]).await;
-    let exchange = [
-        ("client_id", ID),
-        ("client_secret", SECRET),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", VERIFIER),
-    ];
-    let tokens = post_form(&fx.token_endpoint(), &exchange).await;
-    assert_eq!(tokens.status, 200);
-    assert!(
-        tokens
-            .content_type
-            .starts_with("application/x-www-form-urlencoded"),
-        "{}",
-        tokens.content_type
-    );
-    let fields: Vec<(String, String)> = url::form_urlencoded::parse(tokens.body.as_bytes())
-        .into_owned()
-        .collect();
-    let field = |k: &str| integration_tests::form_value(&fields, k).unwrap();
-    assert_eq!(
-        (field("token_type"), field("scope")),
-        ("bearer".into(), "read:user,user:email".into())
-    );
-    let access = field("access_token");
-
-    let reused = send(
-        client()
-            .post(fx.token_endpoint())
-            .header("accept", "application/json")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form(&exchange)),
-    )
-    .await;
-    assert_eq!(reused.status, 200, "GitHub answers errors with 200");
-    assert_eq!(reused.json()["error"], "bad_verification_code");
-
-    let no_agent = send(client().get(fx.userinfo_endpoint()).bearer_auth(&access)).await;
-    assert_eq!(no_agent.status, 403);
-    let user = send(
-        client()
-            .get(fx.userinfo_endpoint())
-            .header("user-agent", "fixture-test")
-            .bearer_auth(&access),
-    )
-    .await;
-    assert_eq!(user.status, 200);
-    assert_eq!(
-        (user.json()["id"].as_u64(), user.json()["login"].clone()),
-        (Some(4242), "alice".into())
-    );
-    let emails = send(
-        client()
-            .get(fx.emails_endpoint().unwrap())
-            .header("user-agent", "fixture-test")
-            .header("authorization", format!("token {access}")),
-    )
-    .await
-    .json();
-    assert_eq!(emails[0]["email"], "alice@example.com");
-    assert_eq!(
-        (&emails[0]["primary"], &emails[0]["verified"]),
-        (&true.into(), &true.into())
-    );
-
-    let deleted = send(
-        client()
-            .delete(fx.revocation_endpoint().unwrap())
-            .header("user-agent", "fixture-test")
-            .basic_auth(ID, Some(SECRET))
-            .header("content-type", "application/json")
-            .body(serde_json::json!({ "access_token": access }).to_string()),
-    )
-    .await;
-    assert_eq!(deleted.status, 204, "{}", deleted.body);
-    assert!(!fx.access_token_is_live(&access));
-}
-
-#[tokio::test]
-async fn github_expiring_tokens_rotate_and_the_old_refresh_token_is_refused() {
-    let fx = FixtureServer::spawn(FixtureKind::GitHub, ID, SECRET).await;
-    fx.set_behavior(FixtureBehavior {
-        github_expiring_tokens: true,
-        authorize_iss: Some("https://github.com/login/oauth".into()),
-        ..FixtureBehavior::default()
-    });
-    let location = fx
-        .approve(&format!(
-            "{}?client_id={ID}&state=s&redirect_uri={REDIRECT}",
-            fx.authorization_endpoint()
-        ))
-        .await
-        .to_owned();
-    assert!(
-        location.contains("&iss=https%3A%2F%2Fgithub.com%2Flogin%2Foauth"),
-        "{location}"
-    );
-    let json_post = |pairs: Vec<(&'static str, String)>| {
-        client()
-            .post(fx.token_endpoint())
-            .header("accept", "application/json")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(
-                url::form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(pairs)
-                    .finish(),
-            )
-    };
-    let creds = || {
-        vec![
-            ("client_id", ID.to_owned()),
-            ("client_secret", SECRET.to_owned()),
-        ]
-    };
-    let mut first = creds();
-    first.push(("code", query_param(&location, "code")));
-    let tokens = send(json_post(first)).await.json();
-    assert_eq!(
-        (
-            tokens["expires_in"].as_u64(),
-            tokens["refresh_token_expires_in"].as_u64()
-        ),
-        (Some(28_800), Some(15_811_200))
-    );
-    let old = tokens["refresh_token"].as_str().unwrap().to_owned();
-
-    let mut refresh = creds();
-    refresh.extend([
-        ("grant_type", "refresh_token".into()),
-        ("refresh_token", old.clone()),
-    ]);
-    let rotated = send(json_post(refresh.clone())).await.json();
-    assert_ne!(
-        rotated["refresh_token"],
-        Value::from(old.as_str()),
-        "{rotated}"
-    );
-    let again = send(json_post(refresh)).await.json();
-    assert_eq!(again["error"], "bad_refresh_token");
-    assert_eq!(fx.stats().grant("refresh_token").count, 2);
-}
-
-#[tokio::test]
 async fn kakao_records_comma_scopes_and_rotates_only_an_old_refresh_token() {
     let fx = FixtureServer::spawn(FixtureKind::KakaoOAuth2, ID, SECRET).await;
     let exchange = |code: String| {
@@ -371,92 +226,6 @@ async fn kakao_records_comma_scopes_and_rotates_only_an_old_refresh_token() {
     assert_eq!(out.json()["id"], 4242);
     let me = send(client().get(fx.userinfo_endpoint()).bearer_auth(access)).await;
     assert_eq!((me.status, me.json()["code"].clone()), (401, (-401).into()));
-}
-
-/// Lowercase hex HMAC-SHA256(key = secret, message = token), computed independently.
-fn proof(token: &str) -> String {
-    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, SECRET.as_bytes());
-    let tag = aws_lc_rs::hmac::sign(&key, token.as_bytes());
-    tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-#[tokio::test]
-async fn facebook_checks_appsecret_proof_and_one_time_codes() {
-    let fx = FixtureServer::spawn(FixtureKind::Facebook, ID, SECRET).await;
-    let code = code(&fx, &[("scope", "email,public_profile")]).await;
-    let query = form(&[
-        ("client_id", ID),
-        ("client_secret", SECRET),
-        ("redirect_uri", REDIRECT),
-        ("code", &code),
-        ("code_verifier", VERIFIER),
-    ]);
-    let url = format!("{}?{query}", fx.token_endpoint());
-    let tokens = send(client().get(&url)).await.json();
-    assert_eq!(tokens["token_type"], "bearer");
-    let access = tokens["access_token"].as_str().unwrap().to_owned();
-    let reused = send(client().get(&url)).await;
-    assert_eq!(reused.status, 400);
-    assert_eq!(reused.json()["error"]["code"], 100);
-    assert_eq!(reused.json()["error"]["type"], "OAuthException");
-
-    let me_url = |extra: &str| {
-        format!(
-            "{}?fields=id,name,email,picture{extra}",
-            fx.userinfo_endpoint()
-        )
-    };
-    let unproved = send(client().get(me_url("")).bearer_auth(&access)).await;
-    assert_eq!(unproved.status, 400, "require_proof is on by default");
-    let proved = send(
-        client()
-            .get(me_url(&format!("&appsecret_proof={}", proof(&access))))
-            .bearer_auth(&access),
-    )
-    .await;
-    assert_eq!(proved.status, 200, "{}", proved.body);
-    let me = proved.json();
-    assert_eq!(
-        (&me["id"], &me["email"]),
-        (&"4242".into(), &"alice@example.com".into())
-    );
-    assert!(me["picture"]["data"]["url"].is_string(), "{me}");
-    let wrong = send(client().get(me_url(&format!(
-        "&appsecret_proof={}&access_token={access}",
-        proof("x")
-    ))))
-    .await;
-    assert_eq!(wrong.status, 400);
-    let proofs = fx.stats().appsecret_proof;
-    assert_eq!(
-        (proofs.missing, proofs.valid, proofs.invalid, proofs.last),
-        (1, 1, 1, Some(ProofSeen::Invalid))
-    );
-
-    let long = form(&[
-        ("grant_type", "fb_exchange_token"),
-        ("client_id", ID),
-        ("client_secret", SECRET),
-        ("fb_exchange_token", &access),
-    ]);
-    let long = send(
-        client()
-            .post(fx.token_endpoint())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(long),
-    )
-    .await
-    .json();
-    assert_eq!(long["expires_in"], 5_183_944);
-
-    let url = format!(
-        "{}?access_token={access}&appsecret_proof={}",
-        fx.revocation_endpoint().unwrap(),
-        proof(&access)
-    );
-    let deleted = send(client().delete(url)).await;
-    assert_eq!(deleted.json()["success"], true);
-    assert!(!fx.access_token_is_live(long["access_token"].as_str().unwrap()));
 }
 
 #[tokio::test]
