@@ -4,6 +4,7 @@
 //!
 //! [`App`]: shared::App
 
+pub mod fixtures;
 pub mod runtime_api;
 
 mod browser;

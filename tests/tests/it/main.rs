@@ -8,6 +8,7 @@ mod concurrency;
 mod cors;
 mod dynamodb;
 mod edge;
+mod fixtures;
 mod headers;
 mod hostile;
 mod id_token;
