@@ -4,6 +4,7 @@
 
 use super::ProviderError;
 use super::id_token::Claims;
+use super::quirks::Quirks;
 use super::token::TokenResponse;
 use crate::secret::IdToken;
 use crate::store::{Profile, TokenSet};
@@ -34,12 +35,14 @@ pub enum Failure {
     LoginFailed,
 }
 
-/// The one classification of provider failures.
-pub fn classify(grant: Grant, error: &ProviderError) -> Failure {
+/// The one classification of provider failures; `quirks` name the provider's own codes for a
+/// dead grant.
+pub fn classify(grant: Grant, error: &ProviderError, quirks: &Quirks) -> Failure {
     match (grant, error) {
         (Grant::AuthorizationCode, _) => Failure::LoginFailed,
         (Grant::RefreshToken, ProviderError::Rejected { error })
-            if *error == super::OAuthError::InvalidGrant =>
+            if *error == super::OAuthError::InvalidGrant
+                || quirks.dead_grant_errors.contains(&error.as_str()) =>
         {
             Failure::Reauthenticate
         }
@@ -173,21 +176,33 @@ mod tests {
         };
         let refused = ProviderError::IdToken(IdTokenError::Nonce);
         let outage = ProviderError::Unavailable("503".into());
-        assert_eq!(
-            classify(Grant::RefreshToken, &invalid_grant),
-            Failure::Reauthenticate
-        );
-        assert_eq!(
-            classify(Grant::RefreshToken, &refused),
-            Failure::Reauthenticate
-        );
-        assert_eq!(
-            classify(Grant::RefreshToken, &invalid_client),
-            Failure::RetryLater
-        );
-        assert_eq!(classify(Grant::RefreshToken, &outage), Failure::RetryLater);
+        let q = Quirks::default();
+        let class = |e: &ProviderError| classify(Grant::RefreshToken, e, &q);
+        assert_eq!(class(&invalid_grant), Failure::Reauthenticate);
+        assert_eq!(class(&refused), Failure::Reauthenticate);
+        assert_eq!(class(&invalid_client), Failure::RetryLater);
+        assert_eq!(class(&outage), Failure::RetryLater);
         for e in [invalid_grant, invalid_client, refused, outage] {
-            assert_eq!(classify(Grant::AuthorizationCode, &e), Failure::LoginFailed);
+            let at_login = classify(Grant::AuthorizationCode, &e, &q);
+            assert_eq!(at_login, Failure::LoginFailed);
         }
+    }
+
+    #[test]
+    fn a_providers_own_dead_grant_code_ends_the_session() {
+        let github = Quirks {
+            dead_grant_errors: &["bad_refresh_token"],
+            ..Quirks::default()
+        };
+        let bad_refresh = ProviderError::Rejected {
+            error: OAuthError::parse("bad_refresh_token"),
+        };
+        let with = |q: &Quirks| classify(Grant::RefreshToken, &bad_refresh, q);
+        assert_eq!(with(&github), Failure::Reauthenticate);
+        assert_eq!(
+            with(&Quirks::default()),
+            Failure::RetryLater,
+            "only where the provider documents it"
+        );
     }
 }

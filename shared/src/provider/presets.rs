@@ -89,6 +89,7 @@ const OIDC: Preset = Preset {
     extra_auth_params: &[],
     userinfo: None,
     quirks: Quirks {
+        dead_grant_errors: &[],
         scope_separator: ScopeSeparator::Space,
         state_in_code_exchange: false,
         long_lived_exchange: false,
@@ -180,6 +181,7 @@ const NAVER: Preset = Preset {
         success: Some(("/resultcode", "00")),
     }),
     quirks: Quirks {
+        dead_grant_errors: &["invalid_request"],
         state_in_code_exchange: true,
         logout: Logout::NaverRevoke,
         ..OIDC.quirks
@@ -243,6 +245,7 @@ const GITHUB: Preset = Preset {
         success: None,
     }),
     quirks: Quirks {
+        dead_grant_errors: &["bad_refresh_token"],
         logout: Logout::GithubGrant,
         email_fallback: EmailFallback::GithubEmails,
         ..OIDC.quirks

@@ -53,6 +53,10 @@ pub enum EmailFallback {
 /// A provider's departures from the protocol, as data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Quirks {
+    /// Error codes that, answered to a refresh_token grant, mean the grant is dead (besides
+    /// `invalid_grant`): GitHub's `bad_refresh_token`, Naver's `invalid_request` (Naver
+    /// documents no `invalid_grant`).
+    pub dead_grant_errors: &'static [&'static str],
     /// How scopes are joined at the authorization endpoint.
     pub scope_separator: ScopeSeparator,
     /// Naver: `state` is sent again with the code exchange.

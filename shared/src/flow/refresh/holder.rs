@@ -111,7 +111,8 @@ impl Holder<'_> {
         match call.within(grant).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => {
-                let failure = outcome::classify(Grant::RefreshToken, &e);
+                let failure =
+                    outcome::classify(Grant::RefreshToken, &e, &self.provider.config.quirks);
                 if failure == Failure::Reauthenticate {
                     tracing::info!(%provider, error = %Chain(&e), "refresh token no longer valid");
                 } else {
