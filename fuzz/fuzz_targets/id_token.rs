@@ -66,8 +66,9 @@ fn fixture() -> &'static Fixture {
 
 fn check(token: &str) -> Option<shared::provider::id_token::Claims> {
     let f = fixture();
+    let issuers = [ISSUER.to_owned()];
     let expected = Expected {
-        issuer: ISSUER,
+        issuers: &issuers,
         client_id: CLIENT,
         nonce: Some(NONCE),
         now: NOW,
