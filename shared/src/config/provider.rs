@@ -317,6 +317,12 @@ fn userinfo_map(
         success: base.success.map(|(k, v)| (k.to_owned(), v.to_owned())),
         subject,
     };
+    check_pointers(&map, key)?;
+    Ok(Some(map))
+}
+
+/// Every pointer of `map` is an RFC 6901 JSON pointer.
+fn check_pointers(map: &UserinfoMap, key: &str) -> Result<(), ConfigError> {
     let pointers = std::iter::once(("subject", &map.subject))
         .chain(map.name.iter().map(|p| ("profile.name", p)))
         .chain(map.email.iter().map(|p| ("profile.email", p)))
@@ -334,7 +340,7 @@ fn userinfo_map(
             ));
         }
     }
-    Ok(Some(map))
+    Ok(())
 }
 
 fn scopes(

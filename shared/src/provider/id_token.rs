@@ -157,6 +157,12 @@ pub async fn verify(
         .map_err(|e| IdTokenError::Invalid(e.kind_name()))?
         .claims;
 
+    check_claims(claims, expected)
+}
+
+/// The checks on a signed token's claims that are judged on the application's clock or are
+/// not jsonwebtoken's: expiry, not-before and issued-at with bounded skew, `azp`, `nonce`.
+fn check_claims(claims: Claims, expected: &Expected<'_>) -> Result<Claims, IdTokenError> {
     if claims.exp + MAX_SKEW <= expected.now {
         return Err(IdTokenError::Invalid("expired".into()));
     }

@@ -129,10 +129,12 @@ impl Holder<'_> {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn verify(&self, id_token: Option<&IdToken>, now: u64) -> Verdict {
-        let Some(id_token) = id_token else {
+        let config = &self.provider.config;
+        // A plain OAuth 2.0 provider has no keys to check an id_token with; it never named the
+        // user by one either.
+        let Some(id_token) = id_token.filter(|_| config.is_oidc()) else {
             return Verdict::Same;
         };
-        let config = &self.provider.config;
         let expected = Expected {
             issuers: &config.accepted_issuers,
             client_id: &config.client_id,

@@ -1,0 +1,322 @@
+use super::*;
+
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+fn base() -> String {
+    r#"
+public_base_url = "https://auth.example.com/"
+allowed_origins = ["https://app.example.com"]
+session_ttl = "30d"
+transaction_ttl = "10m"
+refresh_skew = "60s"
+
+[encryption]
+keys = ["${TOKEN_KEY}"]
+
+[providers.corp]
+preset = "oidc"
+issuer = "https://login.example.com"
+client_id = "client-1"
+client_secret = "${CORP_SECRET}"
+"#
+    .to_owned()
+}
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "TOKEN_KEY" => Some(KEY.into()),
+        "CORP_SECRET" => Some("s3cr3t-value".into()),
+        _ => None,
+    }
+}
+
+fn error_key(text: &str) -> String {
+    match Config::from_toml(text, env) {
+        Ok(_) => panic!("expected a configuration error"),
+        Err(e) => e.key,
+    }
+}
+
+#[test]
+fn valid_configuration_is_typed_and_expanded() {
+    let c = Config::from_toml(&base(), env).unwrap();
+    assert_eq!(c.public_base_url.as_str(), "https://auth.example.com/");
+    assert_eq!(c.session_ttl, Duration::from_secs(30 * 86_400));
+    assert_eq!(c.transaction_ttl, Duration::from_secs(600));
+    assert!(c.cookie_secure);
+    let corp = &c.providers[&ProviderId::parse("corp").unwrap()];
+    assert_eq!(corp.client_secret.expose(), "s3cr3t-value");
+    assert_eq!(corp.client_auth, ClientAuthMethod::ClientSecretBasic);
+    assert_eq!(corp.scopes, ["openid", "email", "profile"]);
+    assert!(!format!("{c:?}").contains("s3cr3t"));
+}
+
+#[test]
+fn missing_environment_variable_names_the_key_not_the_value() {
+    let err = Config::from_toml(&base(), |n| (n == "TOKEN_KEY").then(|| KEY.into())).unwrap_err();
+    assert_eq!(err.key, "providers.corp.client_secret");
+    assert!(err.message.contains("CORP_SECRET"));
+}
+
+#[test]
+fn unknown_keys_are_errors_naming_the_key() {
+    let text = base().replace("refresh_skew = \"60s\"", "refresh_skw = \"60s\"");
+    let err = Config::from_toml(&text, env).unwrap_err();
+    assert!(err.message.contains("refresh_skw"), "{err}");
+}
+
+#[test]
+fn bad_values_name_their_key() {
+    assert_eq!(
+        error_key(&base().replace("\"10m\"", "\"ten minutes\"")),
+        "transaction_ttl"
+    );
+    assert_eq!(
+        error_key(&base().replace("https://login.example.com", "http://login.example.com")),
+        "providers.corp.issuer"
+    );
+    assert_eq!(
+        error_key(&base().replace(
+            "[\"https://app.example.com\"]",
+            "[\"https://app.example.com/x\"]"
+        )),
+        "allowed_origins[0]"
+    );
+    assert_eq!(
+        error_key(&base().replace("preset = \"oidc\"", "preset = \"myspace\"")),
+        "providers.corp.preset"
+    );
+    assert_eq!(
+        error_key(&format!("{}\nscopes = [\"email\"]\n", base())),
+        "providers.corp.scopes"
+    );
+    assert_eq!(
+        error_key(&base().replace("${TOKEN_KEY}", "c2hvcnQ=")),
+        "encryption.keys[0]"
+    );
+    assert_eq!(
+        error_key(&format!(
+            "default_return_to = \"//evil.example\"\n{}",
+            base()
+        )),
+        "default_return_to"
+    );
+    assert_eq!(
+        error_key(&format!("mobile_redirects = [\"myapp:/cb\"]\n{}", base())),
+        "mobile_redirects[0]"
+    );
+}
+
+#[test]
+fn google_and_kakao_presets_fill_in_their_issuer_and_defaults() {
+    let text = format!(
+        "{}\n[providers.google]\npreset = \"google\"\nclient_id = \"g\"\nclient_secret = \"gs\"\n\
+         \n[providers.kakao]\npreset = \"kakao\"\nclient_id = \"k\"\nclient_secret = \"ks\"\n",
+        base()
+    );
+    let c = Config::from_toml(&text, env).unwrap();
+    let google = &c.providers[&ProviderId::parse("google").unwrap()];
+    assert_eq!(google.issuer(), Some("https://accounts.google.com"));
+    assert_eq!(google.client_auth, ClientAuthMethod::ClientSecretBasic);
+    assert_eq!(
+        google.extra_auth_params,
+        [("access_type".to_owned(), "offline".to_owned())]
+    );
+    let kakao = &c.providers[&ProviderId::parse("kakao").unwrap()];
+    assert_eq!(kakao.issuer(), Some("https://kauth.kakao.com"));
+    assert_eq!(kakao.client_auth, ClientAuthMethod::ClientSecretPost);
+    assert_eq!(kakao.scopes, ["openid"]);
+}
+
+fn with_provider(block: &str) -> String {
+    format!(
+        "public_base_url = \"https://auth.example.com\"\n\
+         allowed_origins = [\"https://app.example.com\"]\n{block}"
+    )
+}
+
+fn one_provider(block: &str) -> ProviderConfig {
+    let config = Config::from_toml(&with_provider(block), env).unwrap();
+    config.providers.into_values().next().unwrap()
+}
+
+fn four_lines(preset: &str) -> String {
+    format!(
+        "[providers.p]\npreset = \"{preset}\"\nclient_id = \"id-1\"\n\
+         client_secret = \"secret-1\"\n"
+    )
+}
+
+#[test]
+fn every_preset_loads_from_four_lines() {
+    for (preset, oidc, authorize) in [
+        ("google", true, None),
+        ("kakao", true, None),
+        (
+            "naver",
+            false,
+            Some("https://nid.naver.com/oauth2.0/authorize"),
+        ),
+        (
+            "facebook",
+            false,
+            Some("https://www.facebook.com/v23.0/dialog/oauth"),
+        ),
+        (
+            "github",
+            false,
+            Some("https://github.com/login/oauth/authorize"),
+        ),
+    ] {
+        let p = one_provider(&four_lines(preset));
+        assert_eq!(p.is_oidc(), oidc, "{preset}");
+        assert_eq!(
+            p.endpoints.authorization.as_ref().map(Url::as_str),
+            authorize,
+            "{preset}"
+        );
+    }
+    let github = one_provider(&four_lines("github"));
+    assert_eq!(
+        github.endpoints.revocation.as_ref().unwrap().as_str(),
+        "https://api.github.com/applications/id-1/grant"
+    );
+    assert_eq!(github.issuer(), Some("https://github.com/login/oauth"));
+}
+
+#[test]
+fn kakao_speaks_openid_connect_only_when_openid_is_requested() {
+    let oidc = one_provider(&four_lines("kakao"));
+    assert_eq!(oidc.issuer(), Some("https://kauth.kakao.com"));
+    let plain = one_provider(&format!(
+        "{}scopes = [\"profile_nickname\", \"account_email\"]\n",
+        four_lines("kakao")
+    ));
+    assert!(!plain.is_oidc());
+    assert_eq!(
+        plain.endpoints.userinfo.unwrap().as_str(),
+        "https://kapi.kakao.com/v2/user/me"
+    );
+    assert_eq!(plain.userinfo.unwrap().subject, "/id");
+}
+
+#[test]
+fn preset_endpoints_can_be_overridden_with_https_or_loopback_http() {
+    let google = one_provider(&format!(
+        "{}issuer = \"http://127.0.0.1:9/google\"\n",
+        four_lines("google")
+    ));
+    assert_eq!(google.issuer(), Some("http://127.0.0.1:9/google"));
+    assert_eq!(
+        google.accepted_issuers,
+        ["http://127.0.0.1:9/google", "127.0.0.1:9/google"]
+    );
+    let naver = one_provider(&format!(
+        "{}token_endpoint = \"http://localhost:7/oauth2.0/token\"\n",
+        four_lines("naver")
+    ));
+    assert_eq!(
+        naver.endpoints.token.unwrap().as_str(),
+        "http://localhost:7/oauth2.0/token"
+    );
+    let plain_http = with_provider(&format!(
+        "{}userinfo_endpoint = \"http://api.example.com/me\"\n",
+        four_lines("naver")
+    ));
+    assert_eq!(error_key(&plain_http), "providers.p.userinfo_endpoint");
+    let facebook = one_provider(&format!(
+        "{}api_version = \"v24.0\"\n",
+        four_lines("facebook")
+    ));
+    assert_eq!(
+        facebook.endpoints.token.unwrap().as_str(),
+        "https://graph.facebook.com/v24.0/oauth/access_token"
+    );
+}
+
+#[test]
+fn a_generic_oauth2_provider_needs_its_endpoints_and_a_subject_pointer() {
+    let block = "[providers.acme]\npreset = \"oauth2\"\nclient_id = \"a\"\n\
+         client_secret = \"b\"\n\
+         authorization_endpoint = \"https://acme.example/oauth/authorize\"\n\
+         token_endpoint = \"https://acme.example/oauth/token\"\n\
+         userinfo_endpoint = \"https://api.acme.example/me\"\n";
+    assert_eq!(
+        error_key(&with_provider(&format!("{block}subject = \"id\"\n"))),
+        "providers.acme.subject"
+    );
+    let acme = one_provider(&format!(
+        "{block}subject = \"/id\"\nprofile = {{ name = \"/name\", picture = \"/avatar_url\" }}\n"
+    ));
+    let map = acme.userinfo.unwrap();
+    assert_eq!(
+        (map.subject.as_str(), map.picture),
+        ("/id", vec!["/avatar_url".to_owned()])
+    );
+    let missing = with_provider(&block.replace("token_endpoint", "tokens_endpoint"));
+    assert_eq!(error_key(&missing), "providers.acme.tokens_endpoint");
+    let no_token = with_provider(&block.replace(
+        "token_endpoint = \"https://acme.example/oauth/token\"\n",
+        "",
+    ));
+    assert_eq!(error_key(&no_token), "providers.acme.token_endpoint");
+}
+
+#[test]
+fn an_unsupported_preset_is_named() {
+    let apple = base().replace("preset = \"oidc\"", "preset = \"apple\"");
+    let err = Config::from_toml(&apple, env).unwrap_err();
+    assert_eq!(err.key, "providers.corp.preset");
+    assert!(
+        err.message.contains("apple") && err.message.contains("naver"),
+        "{err}"
+    );
+}
+
+#[test]
+fn plain_http_origins_are_refused_while_cookies_are_secure() {
+    let http = base().replace(
+        "[\"https://app.example.com\"]",
+        "[\"http://app.example.com\"]",
+    );
+    let err = Config::from_toml(&http, env).unwrap_err();
+    assert_eq!(err.key, "allowed_origins[0]");
+    assert!(err.message.contains("https"), "{err}");
+    // Development: loopback over plain http, or every origin once cookies are not secure.
+    let loopback = base().replace(
+        "[\"https://app.example.com\"]",
+        "[\"http://127.0.0.1:3000\", \"http://localhost:5173\"]",
+    );
+    assert!(Config::from_toml(&loopback, env).is_ok());
+    let insecure = format!("cookie_secure = false\n{http}");
+    assert!(Config::from_toml(&insecure, env).is_ok());
+}
+
+#[test]
+fn a_default_return_to_with_dot_segments_stops_start_up() {
+    for bad in [
+        "/..//evil.example",
+        "/.//evil.example",
+        "/%2e%2e//evil.example",
+    ] {
+        let text = format!("default_return_to = \"{bad}\"\n{}", base());
+        assert_eq!(error_key(&text), "default_return_to", "{bad}");
+    }
+}
+
+#[test]
+fn type_errors_name_the_nested_key() {
+    let text = base().replace("client_id = \"client-1\"", "client_id = 5");
+    assert_eq!(error_key(&text), "providers.corp.client_id");
+}
+
+#[test]
+fn durations_parse_with_units() {
+    assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+    assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
+    assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+    assert_eq!(parse_duration("30d"), Some(Duration::from_secs(2_592_000)));
+    assert_eq!(parse_duration("5"), Some(Duration::from_secs(5)));
+    assert_eq!(parse_duration("m"), None);
+    assert_eq!(parse_duration("5w"), None);
+}
