@@ -5,6 +5,7 @@
 //! contract and the providers' documentation, never from the presets.
 
 mod facebook;
+mod github;
 mod naver;
 
 use std::sync::{Arc, Mutex};
