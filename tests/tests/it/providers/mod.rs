@@ -6,6 +6,7 @@
 
 mod facebook;
 mod github;
+mod kakao;
 mod naver;
 
 use std::sync::{Arc, Mutex};
