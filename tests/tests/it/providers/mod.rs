@@ -8,10 +8,12 @@ mod facebook;
 mod github;
 mod kakao;
 mod naver;
+mod oauth2;
 
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use integration_tests::fixtures::{EndpointStats, FixtureBehavior, FixtureKind, FixtureServer};
 use integration_tests::{
@@ -265,10 +267,21 @@ pub(super) fn assert_expires_at(expires_at: &Value, now: u64, secs: u64) {
     );
 }
 
+/// What a [`Stub`] answers.
+#[derive(Clone)]
+pub(super) enum StubAnswer {
+    /// 200 with this JSON.
+    Json(Value),
+    /// 200 with this content type and body.
+    Raw(&'static str, String),
+    /// 302 to this URL.
+    Redirect(String),
+}
+
 /// A userinfo endpoint (`{url}`) answering whatever it is told, to whoever asks: for answers
 /// a fixture cannot give.
 pub(super) struct Stub {
-    answer: Arc<Mutex<Value>>,
+    answer: Arc<Mutex<StubAnswer>>,
     pub(super) url: String,
     task: tokio::task::JoinHandle<()>,
 }
@@ -282,9 +295,19 @@ impl Drop for Stub {
 impl Stub {
     /// Serves `GET /userinfo` with `answer` as JSON.
     pub(super) async fn spawn(answer: Value) -> Self {
-        let answer = Arc::new(Mutex::new(answer));
-        let reply = |State(a): State<Arc<Mutex<Value>>>| async move {
-            axum::Json(a.lock().unwrap().clone())
+        let answer = Arc::new(Mutex::new(StubAnswer::Json(answer)));
+        let reply = |State(a): State<Arc<Mutex<StubAnswer>>>| async move {
+            let answer = a.lock().unwrap().clone();
+            let resp: Response = match answer {
+                StubAnswer::Json(v) => axum::Json(v).into_response(),
+                StubAnswer::Raw(content_type, body) => {
+                    ([(http::header::CONTENT_TYPE, content_type)], body).into_response()
+                }
+                StubAnswer::Redirect(to) => {
+                    (StatusCode::FOUND, [(http::header::LOCATION, to)]).into_response()
+                }
+            };
+            resp
         };
         let router = axum::Router::new()
             .route("/userinfo", axum::routing::get(reply))
@@ -299,6 +322,11 @@ impl Stub {
 
     /// Answers 200 with `answer` from now on.
     pub(super) fn answer(&self, answer: Value) {
+        *self.answer.lock().unwrap() = StubAnswer::Json(answer);
+    }
+
+    /// Answers this way from now on.
+    pub(super) fn answer_with(&self, answer: StubAnswer) {
         *self.answer.lock().unwrap() = answer;
     }
 }
