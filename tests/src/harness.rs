@@ -81,6 +81,8 @@ impl Clock for FakeClock {
 /// How to build a [`Harness`].
 pub struct HarnessBuilder {
     providers: Vec<(String, String)>,
+    /// `[providers.<name>]` tables written as given, not backed by the dev provider.
+    blocks: Vec<(String, String)>,
     settings: Vec<String>,
     cookie_secure: bool,
     backend: BackendKind,
@@ -105,6 +107,16 @@ impl HarnessBuilder {
     pub fn provider(mut self, name: &str, extra_toml: &str) -> Self {
         self.providers
             .push((name.to_owned(), extra_toml.to_owned()));
+        self
+    }
+
+    /// Adds a provider table `[providers.{name}]` made of exactly `toml_lines` (for a provider
+    /// served by something other than the dev provider, e.g. a fixture server). It leaves the
+    /// dev provider alone: without [`HarnessBuilder::provider`] the default `dev` provider is
+    /// still configured. `client_secret = "${SECRET_<NAME>}"` resolves to
+    /// [`client_secret`]`(name)`.
+    pub fn provider_block(mut self, name: &str, toml_lines: &str) -> Self {
+        self.blocks.push((name.to_owned(), toml_lines.to_owned()));
         self
     }
 
@@ -136,7 +148,12 @@ impl HarnessBuilder {
             .collect();
         let (provider, server) = DevProvider::spawn(clients).await;
         let config_text = self.config_text(&provider.issuer());
-        let names: Vec<String> = self.providers.iter().map(|(n, _)| n.clone()).collect();
+        let names: Vec<String> = self
+            .providers
+            .iter()
+            .chain(&self.blocks)
+            .map(|(n, _)| n.clone())
+            .collect();
         let config = Config::from_toml(&config_text, |var| {
             names
                 .iter()
@@ -188,6 +205,9 @@ impl HarnessBuilder {
                 secret_var(name),
             ));
         }
+        for (name, lines) in &self.blocks {
+            text.push_str(&format!("\n[providers.{name}]\n{lines}\n"));
+        }
         text
     }
 }
@@ -224,6 +244,7 @@ impl Harness {
     pub fn builder() -> HarnessBuilder {
         HarnessBuilder {
             providers: Vec::new(),
+            blocks: Vec::new(),
             settings: Vec::new(),
             cookie_secure: true,
             backend: BackendKind::Memory,

@@ -17,6 +17,7 @@ mod local_runner;
 mod login;
 mod logs;
 mod mobile;
+mod providers;
 mod refresh;
 mod session;
 mod store;
