@@ -263,7 +263,6 @@ async fn github_logout_deletes_the_grant_with_basic_client_credentials() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: GitHub's dead-refresh-token answer (HTTP 200, error=bad_refresh_token) gives 503 provider_unavailable, not 401 reauth_required"]
 async fn github_bad_refresh_token_requires_reauthentication() {
     // GitHub answers a dead refresh token with HTTP 200 and `bad_refresh_token`, its name
     // for `invalid_grant`.

@@ -211,7 +211,6 @@ async fn naver_refresh_keeps_the_refresh_token_it_does_not_rotate() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: Naver's dead-refresh-token answer (HTTP 200, error=invalid_request) gives 503 provider_unavailable forever, not 401 reauth_required"]
 async fn naver_dead_refresh_token_requires_reauthentication() {
     // Naver answers a dead refresh token with HTTP 200 and its own error code (the fixture
     // sends `invalid_request`, the documented codes have no `invalid_grant`): nothing can
