@@ -104,6 +104,8 @@ impl HarnessBuilder {
 
     /// Adds a provider `name` (client `{name}-client` on the shared dev provider) with extra
     /// TOML lines for its table (e.g. `token_endpoint_auth_method = "client_secret_post"`).
+    /// Lines naming `preset` or `scopes` replace the defaults (`oidc`, openid email profile
+    /// offline_access); `{issuer}` in them stands for the dev provider's issuer.
     pub fn provider(mut self, name: &str, extra_toml: &str) -> Self {
         self.providers
             .push((name.to_owned(), extra_toml.to_owned()));
@@ -193,13 +195,25 @@ impl HarnessBuilder {
             text.push('\n');
         }
         for (name, extra) in &self.providers {
+            // `extra` may name its own preset and scopes; `{issuer}` in it is the dev provider's.
+            let extra = extra.replace("{issuer}", issuer);
+            let preset = if extra.contains("preset =") {
+                ""
+            } else {
+                "preset = \"oidc\"\n"
+            };
+            let scopes = if extra.contains("scopes =") {
+                ""
+            } else {
+                "scopes = [\"openid\", \"email\", \"profile\", \"offline_access\"]\n"
+            };
             text.push_str(&format!(
                 "\n[providers.{name}]\n\
-                 preset = \"oidc\"\n\
+                 {preset}\
                  issuer = \"{issuer}\"\n\
                  client_id = \"{}\"\n\
                  client_secret = \"${{{}}}\"\n\
-                 scopes = [\"openid\", \"email\", \"profile\", \"offline_access\"]\n\
+                 {scopes}\
                  {extra}\n",
                 client_id(name),
                 secret_var(name),

@@ -320,3 +320,34 @@ fn durations_parse_with_units() {
     assert_eq!(parse_duration("m"), None);
     assert_eq!(parse_duration("5w"), None);
 }
+
+#[test]
+fn a_configuration_with_every_preset_and_both_kakao_modes_starts() {
+    let blocks: String = ["google", "kakao", "naver", "facebook", "github"]
+        .iter()
+        .map(|p| four_lines(p).replace("[providers.p]", &format!("[providers.{p}]")))
+        .collect();
+    let text = with_provider(&format!(
+        "{blocks}\
+         [providers.kakao-plain]\npreset = \"kakao\"\nclient_id = \"k\"\nclient_secret = \"s\"\n\
+         scopes = [\"profile_nickname\"]\n\
+         [providers.acme]\npreset = \"oauth2\"\nclient_id = \"a\"\nclient_secret = \"b\"\n\
+         authorization_endpoint = \"https://acme.example/authorize\"\n\
+         token_endpoint = \"https://acme.example/token\"\n\
+         userinfo_endpoint = \"https://acme.example/me\"\nsubject = \"/id\"\n"
+    ));
+    let config = Config::from_toml(&text, env).unwrap();
+    let kinds: Vec<(String, bool)> = config
+        .providers
+        .iter()
+        .map(|(id, p)| (id.to_string(), p.is_oidc()))
+        .collect();
+    assert_eq!(kinds.len(), 7);
+    assert!(kinds.contains(&("kakao".into(), true)));
+    assert!(kinds.contains(&("kakao-plain".into(), false)));
+    let app = crate::app::App::new(
+        config,
+        std::sync::Arc::new(crate::store::memory::MemoryStore::new()),
+    );
+    assert!(app.is_ok(), "the application starts");
+}

@@ -7,6 +7,7 @@
 mod facebook;
 mod github;
 mod kakao;
+mod kakao_oidc;
 mod naver;
 mod oauth2;
 
