@@ -72,6 +72,19 @@ scopes = ["openid", "email", "profile"]
     )
 }
 
+/// The dev provider under Google's preset (its issuer overridden to the dev provider's).
+fn google_block() -> String {
+    format!(
+        r#"
+[providers.{PROVIDER}]
+preset = "google"
+issuer = "{ISSUER}"
+client_id = "{CLIENT_ID}"
+client_secret = "{CLIENT_SECRET}"
+"#
+    )
+}
+
 /// The dev provider as an OpenID Connect provider.
 fn oidc_block() -> String {
     format!(
@@ -167,6 +180,11 @@ impl Harness {
     /// The dev provider configured as a plain OAuth 2.0 server (`preset = "oauth2"`).
     pub(crate) fn oauth2() -> Self {
         Self::with_block(&oauth2_block())
+    }
+
+    /// The dev provider configured under `preset = "google"`.
+    pub(crate) fn google() -> Self {
+        Self::with_block(&google_block())
     }
 
     fn with_block(provider_block: &str) -> Self {
