@@ -118,5 +118,25 @@ impl Config {
     }
 }
 
+/// A small valid configuration for unit tests: one OIDC provider `p`, a mobile redirect.
+#[cfg(test)]
+pub(crate) fn sample() -> Config {
+    let text = r#"
+public_base_url = "https://auth.example.com"
+default_return_to = "/home"
+allowed_origins = ["https://app.example.com"]
+mobile_redirects = ["com.example.app:/oauth"]
+[providers.p]
+preset = "oidc"
+issuer = "https://idp.example"
+client_id = "c"
+client_secret = "s"
+"#;
+    match Config::from_toml(text, |_| None) {
+        Ok(config) => config,
+        Err(e) => panic!("the sample configuration is valid: {e}"),
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -166,21 +166,7 @@ mod tests {
     use super::*;
 
     fn config() -> Config {
-        Config::from_toml(
-            r#"
-public_base_url = "https://auth.example.com"
-default_return_to = "/home"
-allowed_origins = ["https://app.example.com"]
-mobile_redirects = ["com.example.app:/oauth"]
-[providers.p]
-preset = "oidc"
-issuer = "https://idp.example"
-client_id = "c"
-client_secret = "s"
-"#,
-            |_| None,
-        )
-        .unwrap()
+        crate::config::sample()
     }
 
     fn request(query: &str) -> Result<LoginRequest, ApiError> {

@@ -225,23 +225,10 @@ fn request_id(req: &Request) -> String {
 mod tests {
     use super::*;
     use crate::app::App;
-    use crate::config::Config;
     use crate::store::memory::MemoryStore;
 
     fn app() -> App {
-        let config = Config::from_toml(
-            r#"
-public_base_url = "https://auth.example.com"
-allowed_origins = ["https://app.example.com"]
-[providers.p]
-preset = "oidc"
-issuer = "https://idp.example"
-client_id = "c"
-client_secret = "s"
-"#,
-            |_| None,
-        )
-        .unwrap();
+        let config = crate::config::sample();
         App::new(config, Arc::new(MemoryStore::new())).unwrap()
     }
 
