@@ -7,8 +7,9 @@ use url::Url;
 use super::raw::{RawProfile, RawProvider};
 use super::validate::service_url;
 use super::{ClientAuthMethod, ConfigError};
+use crate::provider::client_secret::{ClientCredential, MintingKey};
 use crate::provider::presets::{
-    FACEBOOK_GRAPH_VERSION, Preset, Protocol, RESERVED_AUTH_PARAMS, UserinfoPreset,
+    FACEBOOK_GRAPH_VERSION, Preset, Protocol, RESERVED_AUTH_PARAMS, ResponseMode, UserinfoPreset,
 };
 use crate::provider::quirks::Quirks;
 use crate::secret::ClientSecret;
@@ -72,8 +73,10 @@ pub struct ProviderConfig {
     pub kind: ProviderKind,
     /// OAuth client id.
     pub client_id: String,
-    /// OAuth client secret.
-    pub client_secret: ClientSecret,
+    /// OAuth client secret, configured or minted.
+    pub client_secret: ClientCredential,
+    /// How the authorization response comes back.
+    pub response_mode: ResponseMode,
     /// Scopes requested at login.
     pub scopes: Vec<String>,
     /// Token endpoint client authentication.
@@ -121,17 +124,24 @@ pub(super) fn validate_provider(
             ),
         )
     })?;
-    for (name, value) in [
-        ("client_id", p.client_id.trim()),
-        ("client_secret", &p.client_secret),
-    ] {
-        if value.is_empty() {
+    if p.client_id.trim().is_empty() {
+        return Err(ConfigError::new(
+            format!("{key}.client_id"),
+            "must not be empty",
+        ));
+    }
+    let client_secret = credential(&preset, &p, key)?;
+    let response_mode = match p.response_mode.as_deref() {
+        None => preset.response_mode,
+        Some("query") => ResponseMode::Query,
+        Some("form_post") => ResponseMode::FormPost,
+        Some(_) => {
             return Err(ConfigError::new(
-                format!("{key}.{name}"),
-                "must not be empty",
+                format!("{key}.response_mode"),
+                "must be \"query\" or \"form_post\"",
             ));
         }
-    }
+    };
     let client_auth = match p.token_endpoint_auth_method.as_deref() {
         None => preset.client_auth,
         Some("client_secret_basic") => ClientAuthMethod::ClientSecretBasic,
@@ -152,7 +162,8 @@ pub(super) fn validate_provider(
         kind,
         scopes: scopes(&preset, p.scopes, key)?,
         extra_auth_params: extra_auth_params(&preset, p.extra_auth_params, key)?,
-        client_secret: ClientSecret::new(p.client_secret),
+        client_secret,
+        response_mode,
         client_id: p.client_id,
         client_auth,
         endpoints,
@@ -160,6 +171,65 @@ pub(super) fn validate_provider(
         accepted_issuers,
         quirks: preset.quirks,
     })
+}
+
+/// The configured secret, or for a preset that mints it (Apple) the key it is minted from;
+/// never both. Key errors name the key, never its value.
+fn credential(
+    preset: &Preset,
+    p: &RawProvider,
+    key: &str,
+) -> Result<ClientCredential, ConfigError> {
+    let minting = [
+        ("team_id", &p.team_id),
+        ("key_id", &p.key_id),
+        ("private_key", &p.private_key),
+    ];
+    if !preset.minted_secret {
+        if let Some((name, _)) = minting.iter().find(|(_, v)| v.is_some()) {
+            return Err(ConfigError::new(
+                format!("{key}.{name}"),
+                "only for preset = \"apple\"",
+            ));
+        }
+        return match p.client_secret.as_deref() {
+            Some(secret) if !secret.is_empty() => {
+                Ok(ClientCredential::Secret(ClientSecret::new(secret)))
+            }
+            _ => Err(ConfigError::new(
+                format!("{key}.client_secret"),
+                "must not be empty",
+            )),
+        };
+    }
+    if p.client_secret.is_some() {
+        return Err(ConfigError::new(
+            format!("{key}.client_secret"),
+            "is minted from team_id, key_id and private_key; leave it out",
+        ));
+    }
+    let mut values = Vec::new();
+    for (name, value) in minting {
+        match value.as_deref().map(str::trim) {
+            Some(v) if !v.is_empty() => values.push(v.to_owned()),
+            _ => {
+                return Err(ConfigError::new(
+                    format!("{key}.{name}"),
+                    "required: the client secret is minted from it",
+                ));
+            }
+        }
+    }
+    let [team_id, key_id, pem] = <[String; 3]>::try_from(values)
+        .map_err(|_| ConfigError::new(format!("{key}.private_key"), "required"))?;
+    MintingKey::new(team_id, key_id, p.client_id.trim().to_owned(), &pem)
+        .map(ClientCredential::Minted)
+        .map_err(|_| {
+            ConfigError::new(
+                format!("{key}.private_key"),
+                "is not a PEM (PKCS#8) P-256 private key such as Apple's .p8 file",
+            )
+        })
 }
 
 /// The protocol with its issuer: the preset's unless configured (`oidc` requires one). Kept
@@ -359,7 +429,10 @@ fn scopes(
             "each scope is one non-empty word without spaces, commas or quotes",
         ));
     }
-    if preset.protocol == Protocol::Oidc && !scopes.iter().any(|s| s == "openid") {
+    if preset.protocol == Protocol::Oidc
+        && preset.needs_openid_scope
+        && !scopes.iter().any(|s| s == "openid")
+    {
         return Err(ConfigError::new(
             format!("{key}.scopes"),
             "an OpenID Connect provider needs the \"openid\" scope",

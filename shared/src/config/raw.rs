@@ -63,7 +63,8 @@ pub(super) struct RawProvider {
     pub(super) preset: String,
     pub(super) issuer: Option<String>,
     pub(super) client_id: String,
-    pub(super) client_secret: String,
+    /// Required unless the preset mints it (`apple`).
+    pub(super) client_secret: Option<String>,
     pub(super) scopes: Option<Vec<String>>,
     pub(super) token_endpoint_auth_method: Option<String>,
     #[serde(default)]
@@ -79,6 +80,12 @@ pub(super) struct RawProvider {
     pub(super) profile: Option<RawProfile>,
     /// Facebook's Graph API version (`v23.0`).
     pub(super) api_version: Option<String>,
+    /// `query` or `form_post` (OAuth 2.0 Form Post Response Mode).
+    pub(super) response_mode: Option<String>,
+    /// Apple: the team id, key id and `.p8` private key the client secret is minted from.
+    pub(super) team_id: Option<String>,
+    pub(super) key_id: Option<String>,
+    pub(super) private_key: Option<String>,
 }
 
 #[derive(Deserialize)]

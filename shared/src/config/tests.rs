@@ -45,7 +45,10 @@ fn valid_configuration_is_typed_and_expanded() {
     assert_eq!(c.transaction_ttl, Duration::from_secs(600));
     assert!(c.cookie_secure);
     let corp = &c.providers[&ProviderId::parse("corp").unwrap()];
-    assert_eq!(corp.client_secret.expose(), "s3cr3t-value");
+    assert_eq!(
+        corp.client_secret.current().unwrap().expose(),
+        "s3cr3t-value"
+    );
     assert_eq!(corp.client_auth, ClientAuthMethod::ClientSecretBasic);
     assert_eq!(corp.scopes, ["openid", "email", "profile"]);
     assert!(!format!("{c:?}").contains("s3cr3t"));
@@ -264,11 +267,11 @@ fn a_generic_oauth2_provider_needs_its_endpoints_and_a_subject_pointer() {
 
 #[test]
 fn an_unsupported_preset_is_named() {
-    let apple = base().replace("preset = \"oidc\"", "preset = \"apple\"");
-    let err = Config::from_toml(&apple, env).unwrap_err();
+    let unknown = base().replace("preset = \"oidc\"", "preset = \"myspace\"");
+    let err = Config::from_toml(&unknown, env).unwrap_err();
     assert_eq!(err.key, "providers.corp.preset");
     assert!(
-        err.message.contains("apple") && err.message.contains("naver"),
+        err.message.contains("myspace") && err.message.contains("apple"),
         "{err}"
     );
 }
@@ -350,4 +353,84 @@ fn a_configuration_with_every_preset_and_both_kakao_modes_starts() {
         std::sync::Arc::new(crate::store::memory::MemoryStore::new()),
     );
     assert!(app.is_ok(), "the application starts");
+}
+
+/// A fresh P-256 key as Apple's `.p8` download holds it (PKCS#8 PEM).
+fn p8() -> String {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+    use base64::Engine;
+    let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+    let der = pair.to_pkcs8v1().unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+    format!("-----BEGIN PRIVATE KEY-----\n{b64}\n-----END PRIVATE KEY-----\n")
+}
+
+fn apple_block(extra: &str) -> String {
+    format!(
+        "[providers.apple]\npreset = \"apple\"\nclient_id = \"com.example.web\"\n\
+         team_id = \"ABCDE12345\"\nkey_id = \"XYZ987ABCD\"\n\
+         private_key = \"\"\"\n{}\"\"\"\n{extra}",
+        p8()
+    )
+}
+
+#[test]
+fn apple_mints_its_client_secret_and_answers_by_form_post() {
+    let apple = one_provider(&apple_block(""));
+    assert!(apple.is_oidc());
+    assert_eq!(apple.issuer(), Some("https://appleid.apple.com"));
+    assert_eq!(
+        apple.scopes,
+        ["name", "email"],
+        "Apple's scopes carry no openid"
+    );
+    assert_eq!(
+        apple.response_mode,
+        crate::provider::presets::ResponseMode::FormPost
+    );
+    assert_eq!(apple.client_auth, ClientAuthMethod::ClientSecretPost);
+    let secret = apple.client_secret.current().unwrap();
+    let header = jsonwebtoken::decode_header(secret.expose()).unwrap();
+    assert_eq!(header.kid.as_deref(), Some("XYZ987ABCD"));
+    assert!(
+        !format!("{apple:?}").contains(secret.expose()),
+        "never printed"
+    );
+}
+
+#[test]
+fn apple_refuses_a_configured_secret_a_missing_key_or_a_key_that_does_not_sign() {
+    let with_secret = with_provider(&apple_block("client_secret = \"s\"\n"));
+    assert_eq!(error_key(&with_secret), "providers.apple.client_secret");
+    let no_key = with_provider(
+        "[providers.apple]\npreset = \"apple\"\nclient_id = \"c\"\n\
+         team_id = \"T\"\nkey_id = \"K\"\n",
+    );
+    assert_eq!(error_key(&no_key), "providers.apple.private_key");
+    let bad_key = with_provider(
+        "[providers.apple]\npreset = \"apple\"\nclient_id = \"c\"\n\
+         team_id = \"T\"\nkey_id = \"K\"\nprivate_key = \"not-a-key-SECRET\"\n",
+    );
+    let err = Config::from_toml(&bad_key, env).unwrap_err();
+    assert_eq!(err.key, "providers.apple.private_key");
+    assert!(!err.message.contains("SECRET"), "{err}");
+    let team_elsewhere = with_provider(&format!("{}team_id = \"T\"\n", four_lines("google")));
+    assert_eq!(error_key(&team_elsewhere), "providers.p.team_id");
+}
+
+#[test]
+fn any_provider_may_answer_by_form_post() {
+    let google = one_provider(&format!(
+        "{}response_mode = \"form_post\"\n",
+        four_lines("google")
+    ));
+    assert_eq!(
+        google.response_mode,
+        crate::provider::presets::ResponseMode::FormPost
+    );
+    let bad = with_provider(&format!(
+        "{}response_mode = \"fragment\"\n",
+        four_lines("google")
+    ));
+    assert_eq!(error_key(&bad), "providers.p.response_mode");
 }

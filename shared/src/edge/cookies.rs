@@ -38,12 +38,28 @@ impl Cookies {
 
     /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure when configured.
     pub fn set(self, name: &str, value: &str, max_age_secs: u64) -> String {
+        self.build(name, value, max_age_secs, SameSite::Lax)
+    }
+
+    /// Like [`Cookies::set`] but `SameSite=None`, for the binding of a login whose callback is
+    /// a cross-site form POST (which drops Lax cookies). Browsers accept `None` only with
+    /// `Secure`, so without `cookie_secure` it stays Lax.
+    pub fn set_cross_site(self, name: &str, value: &str, max_age_secs: u64) -> String {
+        let same_site = if self.secure {
+            SameSite::None
+        } else {
+            SameSite::Lax
+        };
+        self.build(name, value, max_age_secs, same_site)
+    }
+
+    fn build(self, name: &str, value: &str, max_age_secs: u64, same_site: SameSite) -> String {
         let max_age = i64::try_from(max_age_secs).unwrap_or(i64::MAX);
         Cookie::build((name, value))
             .path("/")
             .max_age(cookie::time::Duration::seconds(max_age))
             .http_only(true)
-            .same_site(SameSite::Lax)
+            .same_site(same_site)
             .secure(self.secure)
             .build()
             .to_string()
@@ -104,6 +120,20 @@ mod tests {
         assert_eq!(parsed.secure(), Some(true));
         assert_eq!(set.split("; ").count(), 6, "no other attribute: {set}");
         assert!(c.clear(c.tx_name()).contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn a_cross_site_binding_is_same_site_none_and_still_host_only_and_secure() {
+        let c = Cookies::new(true);
+        let set = c.set_cross_site(c.tx_name(), "abc", 600);
+        let parsed = Cookie::parse(set.as_str()).unwrap();
+        assert_eq!(parsed.name(), "__Host-auth_tx");
+        assert_eq!(parsed.same_site(), Some(SameSite::None));
+        assert_eq!(parsed.secure(), Some(true));
+        assert_eq!(parsed.http_only(), Some(true));
+        assert_eq!(parsed.path(), Some("/"));
+        let dev = Cookies::new(false).set_cross_site("auth_tx", "abc", 600);
+        assert!(dev.contains("SameSite=Lax"), "{dev}");
     }
 
     #[test]

@@ -85,6 +85,11 @@ impl Query {
         parse_form(raw.as_bytes(), MAX_QUERY).map(Self)
     }
 
+    /// Parses a form body (`application/x-www-form-urlencoded`) as strictly as a query.
+    pub fn from_body(body: &[u8], limit: usize) -> Result<Self, FormError> {
+        parse_form(body, limit).map(Self)
+    }
+
     /// The value of `name` when it appears once; `Err` when it appears more than once.
     pub fn single(&self, name: &str) -> Result<Option<&str>, Repeated> {
         let mut found = self.0.iter().filter(|(k, _)| k == name);

@@ -4,7 +4,9 @@
 use super::Settings;
 use crate::crypto::is_token_shaped;
 use crate::deps::Deps;
-use crate::edge::{ApiError, Cookies, FormError, Query, Request, cookie};
+use crate::edge::{
+    ApiError, Cookies, FormError, MAX_BODY, Query, Request, body_bytes, cookie, header_str,
+};
 use crate::provider::discovery::Metadata;
 use crate::provider::id_token::{self, Expected};
 use crate::provider::outcome::{self, Identity};
@@ -76,6 +78,8 @@ pub struct CallbackParams {
     error: Option<&'static str>,
     /// The authorization code, when present once and of a sane length.
     code: Option<AuthCode>,
+    /// The name in a first login's `user` JSON (Sign in with Apple), never used for identity.
+    first_login_name: Option<String>,
 }
 
 impl std::fmt::Debug for CallbackParams {
@@ -135,8 +139,59 @@ impl CallbackParams {
             iss,
             error: provider_error(query),
             code,
+            first_login_name: query
+                .single("user")
+                .ok()
+                .flatten()
+                .and_then(first_login_name),
         })
     }
+
+    /// Reads a form-post authorization response (OAuth 2.0 Form Post Response Mode): an
+    /// `application/x-www-form-urlencoded` body under [`MAX_BODY`], decoded as strictly as a
+    /// query; anything else is `invalid_request` and consumes nothing.
+    pub fn from_form(req: &Request, cookies: Cookies) -> Result<Self, ApiError> {
+        let is_form = header_str(req, "content-type").is_some_and(|ct| {
+            let ct = ct.trim_start().to_ascii_lowercase();
+            ct == "application/x-www-form-urlencoded"
+                || ct.starts_with("application/x-www-form-urlencoded;")
+        });
+        if !is_form {
+            return Err(ApiError::InvalidRequest);
+        }
+        let body = body_bytes(req).ok_or(ApiError::InvalidRequest)?;
+        let form = Query::from_body(body, MAX_BODY).map_err(|e| match e.param() {
+            Some("state") => ApiError::InvalidState,
+            _ => ApiError::InvalidRequest,
+        })?;
+        Self::from_query(&form, cookie(req, cookies.tx_name()))
+    }
+}
+
+/// Longest `user` JSON read from a first login.
+const MAX_USER_JSON: usize = 2048;
+/// Longest name kept from it.
+const MAX_NAME: usize = 200;
+
+/// `"First Last"` from Apple's first-login `{"name": {"firstName", "lastName"}, "email"}`;
+/// bounded, and only ever a display name.
+fn first_login_name(raw: &str) -> Option<String> {
+    if raw.len() > MAX_USER_JSON {
+        return None;
+    }
+    let user: serde_json::Value = serde_json::from_str(raw).ok()?;
+    let part = |key: &str| {
+        user.pointer(&format!("/name/{key}"))
+            .and_then(serde_json::Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
+    let name = [part("firstName"), part("lastName")]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    (!name.is_empty() && name.chars().count() <= MAX_NAME).then_some(name)
 }
 
 /// Runs the callback. Errors before the transaction is found are client errors, and so is an
@@ -167,7 +222,7 @@ pub async fn complete(
     let Some(code) = params.code else {
         return Ok(fail(&"missing or malformed code"));
     };
-    let session = match signed_in(
+    let mut session = match signed_in(
         deps,
         settings,
         provider,
@@ -181,6 +236,9 @@ pub async fn complete(
         Ok(session) => session,
         Err(e) => return Ok(fail(&Chain(&e))),
     };
+    if session.profile.name.is_none() {
+        session.profile.name = params.first_login_name;
+    }
     match deliver(deps, &tx, session).await {
         Ok(outcome) => Ok(outcome),
         Err(e) => Ok(fail(&Chain(&e))),

@@ -8,6 +8,7 @@ use crate::crypto::{is_token_shaped, pkce_s256};
 use crate::deps::Deps;
 use crate::edge::{ApiError, Cookies, Query, Request, cookie};
 use crate::provider::Provider;
+use crate::provider::presets::ResponseMode;
 use crate::secret::{BrowserBinding, CodeVerifier, Nonce, State};
 use crate::store::keys::transaction_key;
 use crate::store::{AppLogin, StoreError, Transaction};
@@ -149,6 +150,9 @@ pub async fn start(
         }
         if config.is_oidc() {
             q.append_pair("nonce", nonce.expose());
+        }
+        if config.response_mode == ResponseMode::FormPost {
+            q.append_pair("response_mode", "form_post");
         }
         for (k, v) in &provider.config.extra_auth_params {
             q.append_pair(k, v);

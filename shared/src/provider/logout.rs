@@ -38,7 +38,7 @@ pub async fn end_grant(
             let Some(me) = provider.endpoints.userinfo.as_ref() else {
                 return Ok(false);
             };
-            let mut request = client::get(&with_proof(provider, &permissions(me), access));
+            let mut request = client::get(&with_proof(provider, &permissions(me), access)?);
             *request.method_mut() = http::Method::DELETE;
             client::bearer(&mut request, access);
             request
@@ -47,7 +47,7 @@ pub async fn end_grant(
             let body = serde_json::json!({ "access_token": access.expose() }).to_string();
             let mut request = client::get(endpoint);
             *request.method_mut() = http::Method::DELETE;
-            token::basic_auth(&mut request, provider);
+            token::basic_auth(&mut request, provider)?;
             request.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 http::HeaderValue::from_static("application/json"),

@@ -1,6 +1,7 @@
 //! Providers: the wire protocol of each kind, behind one runtime object per configured provider.
 
 pub mod client;
+pub mod client_secret;
 pub mod discovery;
 pub mod id_token;
 pub mod jwks;

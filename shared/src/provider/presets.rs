@@ -75,6 +75,24 @@ pub struct Preset {
     pub userinfo: Option<UserinfoPreset>,
     /// Its departures from the protocol.
     pub quirks: Quirks,
+    /// How the authorization response comes back.
+    pub response_mode: ResponseMode,
+    /// The client secret is minted from a key (`team_id`, `key_id`, `private_key`), not
+    /// configured.
+    pub minted_secret: bool,
+    /// The scopes must include `openid` (Apple's are `name email`).
+    pub needs_openid_scope: bool,
+}
+
+/// How the authorization response reaches the callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResponseMode {
+    /// `GET /auth/{provider}/callback?code=…&state=…` (the default).
+    #[default]
+    Query,
+    /// `POST /auth/{provider}/callback` with a form body (OAuth 2.0 Form Post Response Mode):
+    /// a cross-site POST, so the binding cookie is `SameSite=None`.
+    FormPost,
 }
 
 const OIDC: Preset = Preset {
@@ -99,6 +117,9 @@ const OIDC: Preset = Preset {
         logout: Logout::Rfc7009,
         email_fallback: EmailFallback::None,
     },
+    response_mode: ResponseMode::Query,
+    minted_secret: false,
+    needs_openid_scope: true,
 };
 
 /// Google: https://developers.google.com/identity/openid-connect/openid-connect (refresh
@@ -135,6 +156,7 @@ const KAKAO_OIDC: Preset = Preset {
 /// `id`; `kakao_account.email` only when `is_email_valid` and `is_email_verified`).
 const KAKAO_OAUTH2: Preset = Preset {
     protocol: Protocol::OAuth2,
+    needs_openid_scope: false,
     issuer: None,
     authorization_endpoint: Some("https://kauth.kakao.com/oauth/authorize"),
     token_endpoint: Some("https://kauth.kakao.com/oauth/token"),
@@ -186,6 +208,9 @@ const NAVER: Preset = Preset {
         logout: Logout::NaverRevoke,
         ..OIDC.quirks
     },
+    response_mode: ResponseMode::Query,
+    minted_secret: false,
+    needs_openid_scope: false,
 };
 
 /// Facebook Login: https://developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow
@@ -217,6 +242,9 @@ const FACEBOOK: Preset = Preset {
         logout: Logout::FacebookPermissions,
         ..OIDC.quirks
     },
+    response_mode: ResponseMode::Query,
+    minted_secret: false,
+    needs_openid_scope: false,
 };
 
 /// GitHub OAuth apps and GitHub apps:
@@ -250,12 +278,30 @@ const GITHUB: Preset = Preset {
         email_fallback: EmailFallback::GithubEmails,
         ..OIDC.quirks
     },
+    response_mode: ResponseMode::Query,
+    minted_secret: false,
+    needs_openid_scope: false,
 };
 
 /// Any plain OAuth 2.0 server: every endpoint and the subject pointer come from configuration.
 const OAUTH2: Preset = Preset {
     protocol: Protocol::OAuth2,
     scopes: &[],
+    needs_openid_scope: false,
+    ..OIDC
+};
+
+/// Sign in with Apple: https://developer.apple.com/documentation/signinwithapple/request-an-authorization-to-the-sign-in-with-apple-server
+/// (`response_mode=form_post` whenever `name` or `email` is requested; scopes `name email`),
+/// the client secret an ES256 JWT minted from the app's key, `client_secret_post`, tokens
+/// revoked at the discovered `revocation_endpoint` (`appleid.apple.com/auth/revoke`).
+const APPLE: Preset = Preset {
+    issuer: Some("https://appleid.apple.com"),
+    scopes: &["name", "email"],
+    client_auth: ClientAuthMethod::ClientSecretPost,
+    response_mode: ResponseMode::FormPost,
+    minted_secret: true,
+    needs_openid_scope: false,
     ..OIDC
 };
 
@@ -276,10 +322,11 @@ impl Preset {
             "facebook" => FACEBOOK,
             "github" => GITHUB,
             "oauth2" => OAUTH2,
+            "apple" => APPLE,
             _ => return None,
         })
     }
 
     /// The names of every preset, for error messages.
-    pub const NAMES: &'static str = "oidc, google, kakao, naver, facebook, github, oauth2";
+    pub const NAMES: &'static str = "oidc, google, kakao, naver, facebook, github, apple, oauth2";
 }

@@ -6,11 +6,11 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use url::{Url, form_urlencoded};
 
-use super::client::{self, FetchError, Fetched, Outbound};
+use super::client::{self, Fetched, Outbound};
 use super::discovery::Metadata;
 use super::{OAuthError, ProviderError};
 use crate::config::{ClientAuthMethod, ProviderConfig};
-use crate::secret::{AccessToken, AuthCode, CodeVerifier, IdToken, RefreshToken};
+use crate::secret::{AccessToken, AuthCode, ClientSecret, CodeVerifier, IdToken, RefreshToken};
 
 /// A successful token response.
 #[derive(Debug)]
@@ -109,13 +109,9 @@ fn form_body(fields: &[(&str, &str)]) -> String {
 }
 
 /// RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic encoding.
-fn basic_credentials(provider: &ProviderConfig) -> String {
+fn basic_credentials(provider: &ProviderConfig, secret: &ClientSecret) -> String {
     let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let pair = format!(
-        "{}:{}",
-        enc(&provider.client_id),
-        enc(provider.client_secret.expose())
-    );
+    let pair = format!("{}:{}", enc(&provider.client_id), enc(secret.expose()));
     format!("Basic {}", STANDARD.encode(pair))
 }
 
@@ -126,21 +122,30 @@ async fn client_post(
     provider: &ProviderConfig,
     url: &Url,
     fields: &[(&str, &str)],
-) -> Result<Fetched, FetchError> {
+) -> Result<Fetched, ProviderError> {
+    let secret = client_secret(provider)?;
     let mut fields = fields.to_vec();
     let mut authorization = false;
     match provider.client_auth {
         ClientAuthMethod::ClientSecretBasic => authorization = true,
         ClientAuthMethod::ClientSecretPost => {
             fields.push(("client_id", &provider.client_id));
-            fields.push(("client_secret", provider.client_secret.expose()));
+            fields.push(("client_secret", secret.expose()));
         }
     }
     let mut request = client::post_form(url, form_body(&fields));
     if authorization {
-        basic_auth(&mut request, provider);
+        set_basic(&mut request, provider, &secret);
     }
-    http.send(request).await
+    Ok(http.send(request).await?)
+}
+
+/// The client secret to send now (configured, or minted for Apple).
+pub fn client_secret(provider: &ProviderConfig) -> Result<ClientSecret, ProviderError> {
+    provider
+        .client_secret
+        .current()
+        .map_err(|e| ProviderError::Invalid(crate::telemetry::Chain(&e).to_string()))
 }
 
 /// Revokes `token` (of the kind `hint` names) at an RFC 7009 endpoint.
@@ -178,8 +183,20 @@ pub async fn long_lived(
 }
 
 /// Adds HTTP Basic client authentication (RFC 6749 §2.3.1).
-pub fn basic_auth(request: &mut client::OutboundRequest, provider: &ProviderConfig) {
-    if let Ok(mut value) = http::HeaderValue::from_str(&basic_credentials(provider)) {
+pub fn basic_auth(
+    request: &mut client::OutboundRequest,
+    provider: &ProviderConfig,
+) -> Result<(), ProviderError> {
+    set_basic(request, provider, &client_secret(provider)?);
+    Ok(())
+}
+
+fn set_basic(
+    request: &mut client::OutboundRequest,
+    provider: &ProviderConfig,
+    secret: &ClientSecret,
+) {
+    if let Ok(mut value) = http::HeaderValue::from_str(&basic_credentials(provider, secret)) {
         value.set_sensitive(true);
         request
             .headers_mut()
@@ -272,7 +289,10 @@ mod tests {
                 issuer: "https://i".into(),
             },
             client_id: "id:1".into(),
-            client_secret: ClientSecret::new("s e/cret"),
+            client_secret: crate::provider::client_secret::ClientCredential::Secret(
+                ClientSecret::new("s e/cret"),
+            ),
+            response_mode: crate::provider::presets::ResponseMode::Query,
             scopes: vec!["openid".into()],
             client_auth: ClientAuthMethod::ClientSecretBasic,
             extra_auth_params: vec![],
@@ -281,7 +301,7 @@ mod tests {
             accepted_issuers: vec!["https://i".into()],
             quirks: crate::provider::quirks::Quirks::default(),
         };
-        let header = basic_credentials(&p);
+        let header = basic_credentials(&p, &ClientSecret::new("s e/cret"));
         let decoded = STANDARD
             .decode(header.trim_start_matches("Basic "))
             .unwrap();

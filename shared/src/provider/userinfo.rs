@@ -44,13 +44,18 @@ pub async fn identity(
 }
 
 /// A Graph-style call's URL: with `appsecret_proof` when the provider wants one.
-pub fn with_proof(provider: &ProviderConfig, url: &Url, access_token: &AccessToken) -> Url {
+pub fn with_proof(
+    provider: &ProviderConfig,
+    url: &Url,
+    access_token: &AccessToken,
+) -> Result<Url, ProviderError> {
     let mut url = url.clone();
     if provider.quirks.graph_api {
-        let proof = appsecret_proof(provider.client_secret.expose(), access_token.expose());
+        let secret = super::token::client_secret(provider)?;
+        let proof = appsecret_proof(secret.expose(), access_token.expose());
         url.query_pairs_mut().append_pair("appsecret_proof", &proof);
     }
-    url
+    Ok(url)
 }
 
 /// Facebook's `appsecret_proof`: lowercase hex of HMAC-SHA256(key = app secret, access token).
@@ -67,7 +72,7 @@ async fn get_json(
     url: &Url,
     access_token: &AccessToken,
 ) -> Result<Value, ProviderError> {
-    let mut request = client::get(&with_proof(provider, url, access_token));
+    let mut request = client::get(&with_proof(provider, url, access_token)?);
     client::bearer(&mut request, access_token);
     let fetched = http.send(request).await?;
     read_json(&fetched)

@@ -24,6 +24,7 @@ use crate::flow::login::LoginRequest;
 use crate::flow::refresh::{REQUEST_BUDGET, RefreshRequest};
 use crate::flow::{callback, handoff, login, refresh, session};
 use crate::provider::Provider;
+use crate::provider::presets::ResponseMode;
 use crate::store::keys::session_key;
 
 /// The request with its body in memory, as the parsers take it.
@@ -61,17 +62,20 @@ pub(super) async fn login(
     let result = async {
         let provider = provider(&shared, &params)?;
         let request = LoginRequest::from_request(&req, shared.config(), cookies)?;
-        login::start(shared.deps(), shared.settings(), provider, request).await
+        let started = login::start(shared.deps(), shared.settings(), provider, request).await?;
+        Ok::<_, ApiError>((started, provider.config.response_mode))
     }
     .await;
     into_axum(match result {
-        Ok(started) => {
+        Ok((started, mode)) => {
             let mut resp = redirect(started.authorization_url.as_str());
             let ttl = shared.settings().transaction_ttl;
-            add_cookie(
-                &mut resp,
-                &cookies.set(cookies.tx_name(), started.binding.expose(), ttl),
-            );
+            let binding = started.binding.expose();
+            let set = match mode {
+                ResponseMode::FormPost => cookies.set_cross_site(cookies.tx_name(), binding, ttl),
+                ResponseMode::Query => cookies.set(cookies.tx_name(), binding, ttl),
+            };
+            add_cookie(&mut resp, &set);
             resp
         }
         Err(e) => e.response(),
@@ -85,13 +89,43 @@ pub(super) async fn callback(
     req: AxumRequest,
 ) -> AxumResponse {
     let req = buffered(req).await;
-    let cookies = shared.cookies();
     let result = async {
         let provider = provider(&shared, &params)?;
-        let params = CallbackParams::from_request(&req, cookies)?;
+        let params = CallbackParams::from_request(&req, shared.cookies())?;
         callback::complete(shared.deps(), shared.settings(), provider, params).await
     }
     .await;
+    callback_response(&shared, &req, result).await
+}
+
+/// `POST /auth/{provider}/callback`: the form-post authorization response of a provider
+/// configured with `response_mode = "form_post"` (405 for any other).
+pub(super) async fn callback_form(
+    State(shared): State<Arc<Shared>>,
+    params: RawPathParams,
+    req: AxumRequest,
+) -> AxumResponse {
+    let req = buffered(req).await;
+    let result = async {
+        let provider = provider(&shared, &params)?;
+        if provider.config.response_mode != ResponseMode::FormPost {
+            return Err(ApiError::MethodNotAllowed);
+        }
+        let params = CallbackParams::from_form(&req, shared.cookies())?;
+        callback::complete(shared.deps(), shared.settings(), provider, params).await
+    }
+    .await;
+    callback_response(&shared, &req, result).await
+}
+
+/// The callback's answer: the session cookie and `return_to`, or the redirect the flow chose,
+/// the transaction cookie cleared either way; or the contract's error.
+async fn callback_response(
+    shared: &Shared,
+    req: &Request,
+    result: Result<Outcome, ApiError>,
+) -> AxumResponse {
+    let cookies = shared.cookies();
     into_axum(match result {
         Ok(Outcome::SignedIn {
             session_id,
@@ -99,7 +133,7 @@ pub(super) async fn callback(
         }) => {
             // The browser's previous session (if any) is replaced by the new cookie: end it
             // rather than leave its tokens at rest until it expires.
-            if let Some(old) = cookie(&req, cookies.session_name()).filter(|c| is_token_shaped(c))
+            if let Some(old) = cookie(req, cookies.session_name()).filter(|c| is_token_shaped(c))
                 && let Err(e) = shared.deps().store.delete_session(&session_key(old)).await
             {
                 tracing::warn!(error = %e, "could not delete the replaced session");
@@ -116,6 +150,12 @@ pub(super) async fn callback(
         Ok(Outcome::Redirect(location)) => {
             let mut resp = redirect(&location);
             add_cookie(&mut resp, &cookies.clear(cookies.tx_name()));
+            resp
+        }
+        Err(ApiError::MethodNotAllowed) => {
+            let mut resp = ApiError::MethodNotAllowed.response();
+            resp.headers_mut()
+                .insert(http::header::ALLOW, http::HeaderValue::from_static("GET"));
             resp
         }
         Err(e) => e.response(),

@@ -25,7 +25,7 @@ use crate::edge::{ApiError, Request, Response, finish};
 pub enum Function {
     /// `GET /auth/{provider}/login`
     Login,
-    /// `GET /auth/{provider}/callback`
+    /// `GET /auth/{provider}/callback`, `POST /auth/{provider}/callback` (form_post)
     Callback,
     /// `POST /auth/refresh`
     Refresh,
@@ -51,9 +51,12 @@ pub fn router(shared: Arc<Shared>, function: Function) -> Router {
         router = router.route("/auth/{provider}/login", only(Method::GET, handlers::login));
     }
     if function.serves(Function::Callback) {
+        // POST only for form_post providers (Sign in with Apple); the handler says 405 else.
+        let callback = on(MethodFilter::GET, handlers::callback)
+            .on(MethodFilter::POST, handlers::callback_form);
         router = router.route(
             "/auth/{provider}/callback",
-            only(Method::GET, handlers::callback),
+            with_preflight(callback, "GET, POST"),
         );
     }
     if function.serves(Function::Refresh) {
@@ -77,23 +80,29 @@ where
     H: axum::handler::Handler<T, Arc<Shared>>,
     T: 'static,
 {
-    let filter = if method == Method::GET {
-        MethodFilter::GET
+    let (filter, allow) = if method == Method::GET {
+        (MethodFilter::GET, "GET")
     } else {
-        MethodFilter::POST
+        (MethodFilter::POST, "POST")
     };
-    let allow = HeaderValue::from_str(method.as_str()).unwrap_or(HeaderValue::from_static("GET"));
-    let not_allowed = move || {
-        let allow = allow.clone();
-        async move {
-            let mut resp = ApiError::MethodNotAllowed.into_response();
-            resp.headers_mut().insert(header::ALLOW, allow);
-            resp
-        }
+    with_preflight(on(filter, handler), allow)
+}
+
+/// `routes` plus `OPTIONS` as a CORS preflight and every other method (`HEAD` included) as
+/// 405 with `Allow: <allow>`.
+fn with_preflight(
+    routes: MethodRouter<Arc<Shared>>,
+    allow: &'static str,
+) -> MethodRouter<Arc<Shared>> {
+    let not_allowed = move || async move {
+        let mut resp = ApiError::MethodNotAllowed.into_response();
+        resp.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+        resp
     };
-    on(filter, handler)
+    routes
         .on(MethodFilter::OPTIONS, handlers::preflight)
-        .on(MethodFilter::HEAD, not_allowed.clone())
+        .on(MethodFilter::HEAD, not_allowed)
         .fallback(not_allowed)
 }
 
@@ -279,7 +288,8 @@ mod tests {
             ("DELETE", "/auth/session", "GET"),
             ("GET", "/auth/refresh", "POST"),
             ("PUT", "/auth/token", "POST"),
-            ("HEAD", "/auth/p/callback", "GET"),
+            ("HEAD", "/auth/p/callback", "GET, POST"),
+            ("PUT", "/auth/p/callback", "GET, POST"),
         ] {
             let (status, resp) = call(&app, Function::All, method, uri).await;
             assert_eq!(status, 405, "{method} {uri}");

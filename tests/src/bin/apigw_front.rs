@@ -119,9 +119,13 @@ fn route(method: &Method, raw_path: &str) -> Option<Route> {
             route_key: "GET /auth/{provider}/login",
             provider: Some(percent_decode(p)),
         }),
-        ("GET", ["", "auth", p, "callback"]) if !p.is_empty() => Some(Route {
+        (m @ ("GET" | "POST"), ["", "auth", p, "callback"]) if !p.is_empty() => Some(Route {
             function: 1,
-            route_key: "GET /auth/{provider}/callback",
+            route_key: if m == "GET" {
+                "GET /auth/{provider}/callback"
+            } else {
+                "POST /auth/{provider}/callback"
+            },
             provider: Some(percent_decode(p)),
         }),
         ("POST", ["", "auth", "refresh"]) => fixed(2, "POST /auth/refresh"),

@@ -9,6 +9,7 @@ mod cors;
 mod dynamodb;
 mod edge;
 mod fixtures;
+mod form_post;
 mod headers;
 mod hostile;
 mod id_token;
