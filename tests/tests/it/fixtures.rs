@@ -1,6 +1,7 @@
 //! The provider fixtures themselves, over real HTTP: the documented success shapes, the
 //! documented errors (and their statuses), one-time codes, PKCE, rotation and revocation.
 
+mod apple;
 mod facebook;
 mod github;
 
