@@ -355,14 +355,8 @@ fn a_configuration_with_every_preset_and_both_kakao_modes_starts() {
     assert!(app.is_ok(), "the application starts");
 }
 
-/// A fresh P-256 key as Apple's `.p8` download holds it (PKCS#8 PEM).
 fn p8() -> String {
-    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
-    use base64::Engine;
-    let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
-    let der = pair.to_pkcs8v1().unwrap();
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
-    format!("-----BEGIN PRIVATE KEY-----\n{b64}\n-----END PRIVATE KEY-----\n")
+    crate::provider::client_secret::tests::p8().0
 }
 
 fn apple_block(extra: &str) -> String {

@@ -127,14 +127,14 @@ impl MintingKey {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
     use base64::Engine;
     use jsonwebtoken::{DecodingKey, Validation};
 
-    /// A fresh P-256 key as Apple's `.p8` download holds it, and its public point.
-    fn p8() -> (String, Vec<u8>) {
+    /// A fresh P-256 key as Apple's `.p8` download holds it (PKCS#8 PEM), and its public point.
+    pub(crate) fn p8() -> (String, Vec<u8>) {
         let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
         let der = pair.to_pkcs8v1().unwrap();
         let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
