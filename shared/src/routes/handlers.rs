@@ -88,14 +88,7 @@ pub(super) async fn callback(
     params: RawPathParams,
     req: AxumRequest,
 ) -> AxumResponse {
-    let req = buffered(req).await;
-    let result = async {
-        let provider = provider(&shared, &params)?;
-        let params = CallbackParams::from_request(&req, shared.cookies())?;
-        callback::complete(shared.deps(), shared.settings(), provider, params).await
-    }
-    .await;
-    callback_response(&shared, &req, result).await
+    run_callback(&shared, &params, req, false).await
 }
 
 /// `POST /auth/{provider}/callback`: the form-post authorization response of a provider
@@ -105,17 +98,31 @@ pub(super) async fn callback_form(
     params: RawPathParams,
     req: AxumRequest,
 ) -> AxumResponse {
+    run_callback(&shared, &params, req, true).await
+}
+
+/// Both callbacks: the authorization response from the query or, `posted`, from a form body;
+/// then the same flow.
+async fn run_callback(
+    shared: &Shared,
+    path: &RawPathParams,
+    req: AxumRequest,
+    posted: bool,
+) -> AxumResponse {
     let req = buffered(req).await;
     let result = async {
-        let provider = provider(&shared, &params)?;
-        if provider.config.response_mode != ResponseMode::FormPost {
+        let provider = provider(shared, path)?;
+        let params = if !posted {
+            CallbackParams::from_request(&req, shared.cookies())?
+        } else if provider.config.response_mode == ResponseMode::FormPost {
+            CallbackParams::from_form(&req, shared.cookies())?
+        } else {
             return Err(ApiError::MethodNotAllowed);
-        }
-        let params = CallbackParams::from_form(&req, shared.cookies())?;
+        };
         callback::complete(shared.deps(), shared.settings(), provider, params).await
     }
     .await;
-    callback_response(&shared, &req, result).await
+    callback_response(shared, &req, result).await
 }
 
 /// The callback's answer: the session cookie and `return_to`, or the redirect the flow chose,
