@@ -1,7 +1,7 @@
 //! Randomness, hashing, PKCE and authenticated encryption, all from aws-lc-rs.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
-use aws_lc_rs::digest;
+use aws_lc_rs::{digest, hmac};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
@@ -71,7 +71,13 @@ pub enum CryptoError {
 struct KeyEntry {
     id: [u8; 4],
     key: RandomizedNonceKey,
+    /// Keys the hashes that find a record by a secret-ish value (a user's provider subject),
+    /// derived from the key so that one configured key serves both purposes apart.
+    lookup: hmac::Key,
 }
+
+/// What the lookup key is derived for; changing it changes every lookup hash.
+const LOOKUP_KEY_LABEL: &[u8] = b"token-handler lookup-hash v1";
 
 /// AES-256-GCM keys: the first seals, every one opens, so keys rotate without a migration.
 ///
@@ -108,7 +114,9 @@ impl Keyring {
             id.copy_from_slice(&hash.as_ref()[..4]);
             let key =
                 RandomizedNonceKey::new(&AES_256_GCM, &bytes).map_err(|_| CryptoError::BadKey)?;
-            entries.push(KeyEntry { id, key });
+            let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &bytes), LOOKUP_KEY_LABEL);
+            let lookup = hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref());
+            entries.push(KeyEntry { id, key, lookup });
         }
         Ok(Self { keys: entries })
     }
@@ -126,6 +134,15 @@ impl Keyring {
         out.extend_from_slice(nonce.as_ref());
         out.extend_from_slice(&in_out);
         Ok(URL_SAFE_NO_PAD.encode(out))
+    }
+
+    /// Keyed hashes (HMAC-SHA256, base64url) of `input` under each key, the sealing key's first:
+    /// a record is written under the first and found under any, so lookups survive a rotation.
+    pub fn lookup_hashes(&self, input: &[u8]) -> Vec<String> {
+        self.keys
+            .iter()
+            .map(|k| URL_SAFE_NO_PAD.encode(hmac::sign(&k.lookup, input)))
+            .collect()
     }
 
     /// Decrypts a value made by [`Keyring::seal`] with the same `aad`.
@@ -200,6 +217,28 @@ mod tests {
         assert_eq!(rotated.open(&sealed, b"row").unwrap(), b"token");
         let only_new = Keyring::from_base64(&[KEY_B]).unwrap();
         assert!(only_new.open(&sealed, b"row").is_err());
+    }
+
+    #[test]
+    fn lookup_hashes_are_keyed_and_the_sealing_key_comes_first() {
+        let a = Keyring::from_base64(&[KEY_A])
+            .unwrap()
+            .lookup_hashes(b"apple\nuser-1");
+        let b = Keyring::from_base64(&[KEY_B])
+            .unwrap()
+            .lookup_hashes(b"apple\nuser-1");
+        assert_eq!(a.len(), 1);
+        assert_ne!(a, b, "another key gives another hash");
+        assert_ne!(a[0], sha256_b64url(b"apple\nuser-1"), "not a plain hash");
+        let other = Keyring::from_base64(&[KEY_A])
+            .unwrap()
+            .lookup_hashes(b"apple\nuser-2");
+        assert_ne!(a, other);
+        let rotated = Keyring::from_base64(&[KEY_B, KEY_A]).unwrap();
+        assert_eq!(
+            rotated.lookup_hashes(b"apple\nuser-1"),
+            vec![b[0].clone(), a[0].clone()]
+        );
     }
 
     #[test]

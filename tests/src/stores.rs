@@ -132,6 +132,11 @@ impl StoreHandle {
         self.count(kind::TX).await
     }
 
+    /// Remembered users (first-login names) held.
+    pub async fn user_count(&self) -> usize {
+        self.count(kind::USER).await
+    }
+
     /// Items of any kind held.
     pub async fn item_count(&self) -> usize {
         self.inner.scan().await.expect("scan").len()

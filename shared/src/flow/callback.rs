@@ -2,6 +2,7 @@
 //! verify the id_token and create the session.
 
 use super::Settings;
+use super::first_login;
 use crate::crypto::is_token_shaped;
 use crate::deps::Deps;
 use crate::edge::{
@@ -143,7 +144,7 @@ impl CallbackParams {
                 .single("user")
                 .ok()
                 .flatten()
-                .and_then(first_login_name),
+                .and_then(first_login::first_login_name),
         })
     }
 
@@ -166,32 +167,6 @@ impl CallbackParams {
         })?;
         Self::from_query(&form, cookie(req, cookies.tx_name()))
     }
-}
-
-/// Longest `user` JSON read from a first login.
-const MAX_USER_JSON: usize = 2048;
-/// Longest name kept from it.
-const MAX_NAME: usize = 200;
-
-/// `"First Last"` from Apple's first-login `{"name": {"firstName", "lastName"}, "email"}`;
-/// bounded, and only ever a display name.
-fn first_login_name(raw: &str) -> Option<String> {
-    if raw.len() > MAX_USER_JSON {
-        return None;
-    }
-    let user: serde_json::Value = serde_json::from_str(raw).ok()?;
-    let part = |key: &str| {
-        user.pointer(&format!("/name/{key}"))
-            .and_then(serde_json::Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-    };
-    let name = [part("firstName"), part("lastName")]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
-    (!name.is_empty() && name.chars().count() <= MAX_NAME).then_some(name)
 }
 
 /// Runs the callback. Errors before the transaction is found are client errors, and so is an
@@ -236,9 +211,7 @@ pub async fn complete(
         Ok(session) => session,
         Err(e) => return Ok(fail(&Chain(&e))),
     };
-    if session.profile.name.is_none() {
-        session.profile.name = params.first_login_name;
-    }
+    first_login::fill_name(deps, provider, &mut session, params.first_login_name).await;
     match deliver(deps, &tx, session).await {
         Ok(outcome) => Ok(outcome),
         Err(e) => Ok(fail(&Chain(&e))),

@@ -5,6 +5,7 @@
 pub mod callback;
 #[cfg(test)]
 pub(crate) mod fakes;
+pub mod first_login;
 pub mod handoff;
 pub mod login;
 pub mod refresh;

@@ -116,6 +116,7 @@ const OIDC: Preset = Preset {
         id_token_email_verified: false,
         logout: Logout::Rfc7009,
         email_fallback: EmailFallback::None,
+        name_on_first_login_only: false,
     },
     response_mode: ResponseMode::Query,
     minted_secret: false,
@@ -302,6 +303,10 @@ const APPLE: Preset = Preset {
     response_mode: ResponseMode::FormPost,
     minted_secret: true,
     needs_openid_scope: false,
+    quirks: Quirks {
+        name_on_first_login_only: true,
+        ..OIDC.quirks
+    },
     ..OIDC
 };
 

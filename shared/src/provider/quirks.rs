@@ -77,4 +77,7 @@ pub struct Quirks {
     pub logout: Logout,
     /// Where else an e-mail address may come from.
     pub email_fallback: EmailFallback,
+    /// Apple: the user's name comes once, in the first login's `user` form field, and is kept
+    /// (sealed, per user) for their later logins.
+    pub name_on_first_login_only: bool,
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AppLogin, Handoff, Profile, Session, StoreError, TokenSet, Transaction};
+use super::{AppLogin, Handoff, Profile, Session, StoreError, TokenSet, Transaction, UserRecord};
 use crate::crypto::Keyring;
 use crate::secret::{AccessToken, CodeVerifier, Nonce, RefreshToken};
 use crate::types::{AppRedirect, ProviderId, ReturnTo};
@@ -31,7 +31,7 @@ pub type Item = BTreeMap<String, Attr>;
 pub mod attr {
     /// Partition key.
     pub const PK: &str = "pk";
-    /// Item type: `tx`, `session` or `handoff`.
+    /// Item type: `tx`, `session`, `handoff` or `user`.
     pub const TYPE: &str = "type";
     /// TTL, unix seconds.
     pub const EXPIRES_AT: &str = "expires_at";
@@ -57,6 +57,8 @@ pub mod kind {
     pub const SESSION: &str = "session";
     /// A mobile hand-off.
     pub const HANDOFF: &str = "handoff";
+    /// What is remembered about a user across logins.
+    pub const USER: &str = "user";
 }
 
 /// The table key of a record of `kind` stored under the (already hashed) `key`.
@@ -91,6 +93,14 @@ struct Identity {
     subject: String,
     profile: Profile,
     created_at: u64,
+    expires_at: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct UserSecrets {
+    provider: String,
+    subject: String,
+    profile: Profile,
     expires_at: u64,
 }
 
@@ -371,6 +381,63 @@ impl Codec {
                 created_at: s.identity.created_at,
                 expires_at: s.identity.expires_at,
             },
+            expires_at,
+        })
+    }
+
+    /// The table keys a user's record may be under: a keyed hash of (provider, subject) under
+    /// each key of the keyring, the one it is written under first.
+    pub fn user_pks(&self, provider: &ProviderId, subject: &str) -> Vec<String> {
+        let input = format!("user\n{}\n{subject}", provider.as_str());
+        self.keyring
+            .lookup_hashes(input.as_bytes())
+            .iter()
+            .map(|hash| pk(kind::USER, hash))
+            .collect()
+    }
+
+    /// A user record as an item, under the first of its [`Codec::user_pks`].
+    pub fn user_to_item(&self, u: &UserRecord) -> Result<Item, StoreError> {
+        let pk = self
+            .user_pks(&u.provider, &u.subject)
+            .into_iter()
+            .next()
+            .ok_or_else(|| corrupt("keyring"))?;
+        let secrets = UserSecrets {
+            provider: u.provider.as_str().to_owned(),
+            subject: u.subject.clone(),
+            profile: u.profile.clone(),
+            expires_at: u.expires_at,
+        };
+        let aad = Self::aad(&pk, kind::USER, attr::SEALED, None);
+        let mut item = Item::new();
+        item.insert(
+            attr::SEALED.into(),
+            self.seal(&aad, attr::SEALED, &secrets)?,
+        );
+        item.insert(attr::PK.into(), Attr::S(pk));
+        item.insert(attr::TYPE.into(), Attr::S(kind::USER.into()));
+        item.insert(attr::EXPIRES_AT.into(), Attr::N(u.expires_at));
+        Ok(item)
+    }
+
+    /// An item as the record of `subject` at `provider`: it must say so inside its seal.
+    pub fn user_from_item(
+        &self,
+        provider: &ProviderId,
+        subject: &str,
+        item: &Item,
+    ) -> Result<UserRecord, StoreError> {
+        Self::check_kind(item, kind::USER)?;
+        let s: UserSecrets = self.open(item, kind::USER, attr::SEALED, None)?;
+        let expires_at = Self::check_expiry(item, s.expires_at)?;
+        if s.provider != provider.as_str() || s.subject != subject {
+            return Err(corrupt("user"));
+        }
+        Ok(UserRecord {
+            provider: provider.clone(),
+            subject: s.subject,
+            profile: s.profile,
             expires_at,
         })
     }

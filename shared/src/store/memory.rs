@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 
 use super::item::{Attr, Codec, Item, attr, expires_at, kind, or_absent, pk};
-use super::{Handoff, RawItems, Session, Store, StoreError, TokenSet, Transaction};
+use super::{Handoff, RawItems, Session, Store, StoreError, TokenSet, Transaction, UserRecord};
 use crate::crypto::{Keyring, random_token};
+use crate::types::ProviderId;
 
 /// Seconds between two sweeps of expired items.
 pub const SWEEP_INTERVAL_SECS: u64 = 60;
@@ -207,6 +208,40 @@ impl Store for MemoryStore {
             }
             _ => Err(StoreError::Conflict),
         }
+    }
+
+    async fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        let item = self.codec.user_to_item(user)?;
+        let Some(Attr::S(key)) = item.get(attr::PK).cloned() else {
+            return Err(StoreError::Corrupt("pk".into()));
+        };
+        lock(&self.items).insert(key, item);
+        Ok(())
+    }
+
+    async fn get_user(
+        &self,
+        provider: &ProviderId,
+        subject: &str,
+        now: u64,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        self.sweep(now);
+        let map = lock(&self.items);
+        let found = self
+            .codec
+            .user_pks(provider, subject)
+            .iter()
+            .find_map(|pk| {
+                map.get(pk)
+                    .filter(|item| expires_at(item) > now)
+                    .and_then(|item| {
+                        or_absent(
+                            self.codec.user_from_item(provider, subject, item),
+                            kind::USER,
+                        )
+                    })
+            });
+        Ok(found)
     }
 }
 

@@ -122,6 +122,22 @@ pub struct Session {
     pub expires_at: u64,
 }
 
+/// What a provider says about a user once and never again, kept for their later logins: Apple
+/// sends the user's name only on their first authorization of the app. Found again by a keyed
+/// hash of (provider, subject) and sealed like a session's identity, so the table shows
+/// neither; it is forgotten at `expires_at` unless a later login renews it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRecord {
+    /// The provider the user signs in with.
+    pub provider: ProviderId,
+    /// Their subject there.
+    pub subject: String,
+    /// What to put back into a session whose provider no longer says it.
+    pub profile: Profile,
+    /// Unix seconds after which the record is forgotten.
+    pub expires_at: u64,
+}
+
 /// A storage failure. Conditional failures are distinct so flows can answer them precisely.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -197,6 +213,17 @@ pub trait Store: Send + Sync {
     /// the refresh token is dead); otherwise [`StoreError::Conflict`], nothing deleted. A holder
     /// whose lease ran out and was taken over must not end a session another caller refreshed.
     async fn delete_session_as_holder(&self, key: &str, owner: &str) -> Result<(), StoreError>;
+
+    /// Writes what is remembered about a user, replacing what was.
+    async fn put_user(&self, user: &UserRecord) -> Result<(), StoreError>;
+
+    /// What is remembered about `subject` at `provider`, unless it has expired at `now`.
+    async fn get_user(
+        &self,
+        provider: &ProviderId,
+        subject: &str,
+        now: u64,
+    ) -> Result<Option<UserRecord>, StoreError>;
 }
 
 /// Raw access to stored items, for tests and operators: what a table scan would show, and

@@ -10,7 +10,7 @@ use shared::store::dynamodb::DynamoStore;
 use shared::store::item::{Attr, attr};
 use shared::store::memory::MemoryStore;
 use shared::store::{
-    Handoff, Profile, RawItems, Session, Store, StoreError, TokenSet, Transaction,
+    Handoff, Profile, RawItems, Session, Store, StoreError, TokenSet, Transaction, UserRecord,
 };
 use shared::types::{ProviderId, ReturnTo};
 
@@ -132,6 +132,11 @@ on_both_backends!(
     a_session_given_another_rows_identity_reads_as_absent,
     a_transaction_or_handoff_with_an_edited_expiry_reads_as_absent,
     a_session_can_be_ended_only_by_its_lease_holder,
+    a_remembered_user_is_found_by_provider_and_subject_only,
+    a_remembered_user_is_replaced_and_forgotten_when_it_expires,
+    a_remembered_user_shows_no_subject_or_name_and_is_not_found_by_a_plain_hash,
+    an_edited_or_moved_user_record_reads_as_absent,
+    a_remembered_user_is_found_after_a_key_rotation,
 );
 
 async fn transaction_is_taken_exactly_once(kind: &str) {
@@ -636,4 +641,124 @@ async fn the_embedded_store_sweeps_expired_items_as_time_passes() {
         left[0].get(attr::PK),
         Some(&Attr::S("session#s-live".into()))
     );
+}
+
+fn user(provider: &str, subject: &str, name: &str, expires_at: u64) -> UserRecord {
+    UserRecord {
+        provider: ProviderId::parse(provider).unwrap(),
+        subject: subject.to_owned(),
+        profile: Profile {
+            name: Some(name.to_owned()),
+            ..Profile::default()
+        },
+        expires_at,
+    }
+}
+
+fn apple() -> ProviderId {
+    ProviderId::parse("apple").unwrap()
+}
+
+async fn a_remembered_user_is_found_by_provider_and_subject_only(kind: &str) {
+    let (store, _) = backend(kind).await;
+    let ada = user("apple", "subject-ada", "Ada Lovelace", NOW + 3600);
+    store.put_user(&ada).await.unwrap();
+    let found = store.get_user(&apple(), "subject-ada", NOW).await.unwrap();
+    assert_eq!(found, Some(ada));
+    let other_subject = store.get_user(&apple(), "subject-bob", NOW).await.unwrap();
+    assert_eq!(other_subject, None);
+    let other_provider = ProviderId::parse("google").unwrap();
+    let read = store.get_user(&other_provider, "subject-ada", NOW).await;
+    assert_eq!(
+        read.unwrap(),
+        None,
+        "the same subject at another provider is another user"
+    );
+}
+
+async fn a_remembered_user_is_replaced_and_forgotten_when_it_expires(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store
+        .put_user(&user("apple", "subject-ada", "Ada", NOW + 60))
+        .await
+        .unwrap();
+    let renamed = user("apple", "subject-ada", "Ada King", NOW + 120);
+    store.put_user(&renamed).await.unwrap();
+    let read = store.get_user(&apple(), "subject-ada", NOW + 90).await;
+    assert_eq!(
+        read.unwrap(),
+        Some(renamed),
+        "the later write replaced the first"
+    );
+    assert_eq!(store.scan().await.unwrap().len(), 1, "one row per user");
+    let read = store.get_user(&apple(), "subject-ada", NOW + 120).await;
+    assert_eq!(read.unwrap(), None, "expired");
+}
+
+async fn a_remembered_user_shows_no_subject_or_name_and_is_not_found_by_a_plain_hash(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store
+        .put_user(&user("apple", "subject-ada", "Ada Lovelace", NOW + 60))
+        .await
+        .unwrap();
+    assert_scan_has_no(store.as_ref(), &["subject-ada", "Ada Lovelace"]).await;
+    let items = store.scan().await.unwrap();
+    let Some(Attr::S(pk)) = items[0].get(attr::PK) else {
+        panic!("pk")
+    };
+    let unkeyed = shared::crypto::sha256_b64url(b"user\napple\nsubject-ada");
+    assert!(pk.starts_with("user#"), "{pk}");
+    assert!(
+        !pk.contains(&unkeyed),
+        "the key is a keyed hash, not a plain one"
+    );
+    for value in items[0].values() {
+        if let Attr::S(text) = value {
+            assert_ne!(text, "apple", "the provider is not in plain text");
+        }
+    }
+}
+
+async fn an_edited_or_moved_user_record_reads_as_absent(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store
+        .put_user(&user("apple", "subject-ada", "Ada", NOW + 60))
+        .await
+        .unwrap();
+    store
+        .put_user(&user("apple", "subject-bob", "Bob", NOW + 60))
+        .await
+        .unwrap();
+    let items = store.scan().await.unwrap();
+    let (ada, bob) = (&items[0], &items[1]);
+    // Bob's sealed record under Ada's key: the seal names another row.
+    let mut moved = ada.clone();
+    moved.insert(attr::SEALED.into(), bob.get(attr::SEALED).cloned().unwrap());
+    store.put_raw(moved).await.unwrap();
+    // Bob's expiry pushed out: the seal repeats the real one.
+    let mut extended = bob.clone();
+    extended.insert(attr::EXPIRES_AT.into(), Attr::N(NOW + 10 * 365 * 86_400));
+    store.put_raw(extended).await.unwrap();
+    for subject in ["subject-ada", "subject-bob"] {
+        let read = store.get_user(&apple(), subject, NOW).await;
+        assert!(matches!(read, Ok(None)), "{subject}: {read:?}");
+    }
+}
+
+async fn a_remembered_user_is_found_after_a_key_rotation(kind: &str) {
+    let (store, table) = backend(kind).await;
+    let ada = user("apple", "subject-ada", "Ada", NOW + 60);
+    store.put_user(&ada).await.unwrap();
+    let rotated = reopen(kind, &table, store.as_ref(), &[KEY_B, KEY_A]).await;
+    let read = rotated.get_user(&apple(), "subject-ada", NOW).await;
+    assert_eq!(
+        read.unwrap(),
+        Some(ada.clone()),
+        "found under the older key's hash"
+    );
+    // Written again after the rotation, it is under the new key's hash and opens without A.
+    rotated.put_user(&ada).await.unwrap();
+    let new_only = reopen(kind, &table, rotated.as_ref(), &[KEY_B]).await;
+    let read = new_only.get_user(&apple(), "subject-ada", NOW).await;
+    assert_eq!(read.unwrap(), Some(ada));
 }

@@ -199,22 +199,3 @@ mod with_fakes {
         assert_eq!(handoff.expires_at, expected_expiry);
     }
 }
-
-#[test]
-fn a_first_login_user_json_gives_a_bounded_display_name_only() {
-    let name = |raw: &str| first_login_name(raw);
-    assert_eq!(
-        name(r#"{"name":{"firstName":"Ada","lastName":"Lovelace"},"email":"a@example.com"}"#)
-            .as_deref(),
-        Some("Ada Lovelace")
-    );
-    assert_eq!(
-        name(r#"{"name":{"firstName":" Ada "}}"#).as_deref(),
-        Some("Ada")
-    );
-    assert_eq!(name(r#"{"email":"a@example.com"}"#), None);
-    assert_eq!(name("not json"), None);
-    assert_eq!(name(r#"{"name":{"firstName":7}}"#), None);
-    let long = format!(r#"{{"name":{{"firstName":"{}"}}}}"#, "x".repeat(4096));
-    assert_eq!(name(&long), None, "an oversize user JSON is ignored");
-}

@@ -14,8 +14,9 @@ mod table;
 use attributes::{from_dynamo, is_condition_failure, number, to_dynamo, unavailable};
 
 use super::item::{Attr, Codec, Item, attr, expires_at, kind, or_absent, pk};
-use super::{Handoff, Session, Store, StoreError, TokenSet, Transaction};
+use super::{Handoff, Session, Store, StoreError, TokenSet, Transaction, UserRecord};
 use crate::crypto::Keyring;
+use crate::types::ProviderId;
 
 /// How the DynamoDB client is reached and how hard it tries.
 #[derive(Debug, Clone)]
@@ -104,6 +105,24 @@ impl DynamoStore {
         }
     }
 
+    /// Reads a live item (strongly consistent); an item whose attributes have unexpected types
+    /// reads as absent.
+    async fn get(&self, pk: String, kind: &str, now: u64) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(attr::PK, AttributeValue::S(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out
+            .item
+            .and_then(|raw| or_absent(from_dynamo(raw), kind))
+            .filter(|item| expires_at(item) > now))
+    }
+
     /// Deletes the item and returns its old values: DynamoDB hands them to exactly one caller.
     /// An item whose attributes have unexpected types reads as absent (it was edited).
     async fn take(&self, pk: String, now: u64) -> Result<Option<Item>, StoreError> {
@@ -156,20 +175,9 @@ impl Store for DynamoStore {
     }
 
     async fn get_session(&self, key: &str, now: u64) -> Result<Option<Session>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(attr::PK, AttributeValue::S(pk(kind::SESSION, key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let Some(raw) = out.item else {
-            return Ok(None);
-        };
-        Ok(or_absent(from_dynamo(raw), kind::SESSION)
-            .filter(|item| expires_at(item) > now)
+        Ok(self
+            .get(pk(kind::SESSION, key), kind::SESSION, now)
+            .await?
             .and_then(|item| or_absent(self.codec.session_from_item(key, &item), kind::SESSION)))
     }
 
@@ -299,5 +307,38 @@ impl Store for DynamoStore {
             Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    async fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_dynamo(self.codec.user_to_item(user)?)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_user(
+        &self,
+        provider: &ProviderId,
+        subject: &str,
+        now: u64,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        // Under the sealing key's hash first; older keys' only after a rotation.
+        for pk in self.codec.user_pks(provider, subject) {
+            let item = self.get(pk, kind::USER, now).await?;
+            let user = item.and_then(|item| {
+                or_absent(
+                    self.codec.user_from_item(provider, subject, &item),
+                    kind::USER,
+                )
+            });
+            if user.is_some() {
+                return Ok(user);
+            }
+        }
+        Ok(None)
     }
 }

@@ -4,8 +4,9 @@
 //! public half, the first login's `user` JSON names the user, logout revokes.
 
 use http::{Method, StatusCode};
-use integration_tests::fixtures::{AppleAppKey, AppleFixture, AppleSetup};
-use integration_tests::{BackendKind, Harness};
+use integration_tests::fixtures::{AppleAppKey, AppleFixture, AppleSetup, AppleUser};
+use integration_tests::{BackendKind, Harness, assert_scan_has_no};
+use integration_tests::{Browser, Reply};
 use lambda_http::Body;
 
 use super::on_both_stores;
@@ -35,6 +36,104 @@ async fn rig(backend: BackendKind) -> (Harness, AppleFixture) {
         .spawn()
         .await;
     (h, fx)
+}
+
+/// Starts a login in `browser`, has the fixture approve it and posts its form back as the
+/// browser would; answers the callback's reply.
+async fn sign_in(fx: &AppleFixture, browser: &mut Browser) -> Reply {
+    let login = browser.start_login("apple", Some("/app")).await;
+    assert_eq!(login.status, StatusCode::FOUND, "{login:?}");
+    let form = fx.approve_form_post(login.location()).await;
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form.fields.iter())
+        .finish();
+    let callback = browser
+        .request(
+            Method::POST,
+            "/auth/apple/callback",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Body::Text(body),
+        )
+        .await;
+    assert_eq!(callback.status, StatusCode::FOUND, "{callback:?}");
+    callback
+}
+
+/// The name `GET /auth/session` shows for the browser's session.
+async fn shown_name(browser: &mut Browser) -> Option<String> {
+    let session = browser.session().await;
+    assert_eq!(session.status, StatusCode::OK, "{session:?}");
+    session.json()["profile"]["name"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Whether Apple's last authorization response carried the first-login `user` field.
+fn sent_user_json(fx: &AppleFixture) -> bool {
+    let stats = fx.stats();
+    stats
+        .last_authorization_response
+        .iter()
+        .any(|(k, _)| k == "user")
+}
+
+async fn apple_keeps_the_first_logins_name_for_later_logins(backend: BackendKind) {
+    let (h, fx) = rig(backend).await;
+
+    let mut first = h.browser();
+    sign_in(&fx, &mut first).await;
+    assert!(
+        sent_user_json(&fx),
+        "Apple names the user on the first login"
+    );
+    assert_eq!(
+        shown_name(&mut first).await.as_deref(),
+        Some("Alice Example")
+    );
+    assert_eq!(h.store.user_count().await, 1, "the name is remembered");
+
+    let mut later = h.browser();
+    sign_in(&fx, &mut later).await;
+    assert!(!sent_user_json(&fx), "and never again");
+    assert_eq!(
+        shown_name(&mut later).await.as_deref(),
+        Some("Alice Example")
+    );
+
+    // Another user's first login names them, and their later logins keep their own name.
+    fx.set_user(AppleUser {
+        sub: "000999.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.0999".into(),
+        first_name: "Bob".into(),
+        last_name: "Builder".into(),
+        ..AppleUser::default()
+    });
+    sign_in(&fx, &mut h.browser()).await;
+    let mut bob = h.browser();
+    sign_in(&fx, &mut bob).await;
+    assert!(!sent_user_json(&fx));
+    assert_eq!(shown_name(&mut bob).await.as_deref(), Some("Bob Builder"));
+    assert_eq!(h.store.user_count().await, 2);
+
+    // Sealed and keyed: the table shows neither the names nor the subjects.
+    let alice = AppleUser::default().sub;
+    let hidden = [
+        "Alice Example",
+        "Bob Builder",
+        alice.as_str(),
+        "000999.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.0999",
+    ];
+    assert_scan_has_no(&*h.store, &hidden).await;
+}
+
+async fn a_user_who_never_gave_a_name_gets_none_and_nothing_is_remembered(backend: BackendKind) {
+    let (h, fx) = rig(backend).await;
+    let mut behavior = fx.behavior();
+    behavior.user_json = Some(false);
+    fx.set_behavior(behavior);
+    let mut browser = h.browser();
+    sign_in(&fx, &mut browser).await;
+    assert_eq!(shown_name(&mut browser).await, None);
+    assert_eq!(h.store.user_count().await, 0);
 }
 
 async fn apple_signs_in_by_form_post_with_a_minted_secret_and_logs_out(backend: BackendKind) {
@@ -88,4 +187,8 @@ async fn apple_signs_in_by_form_post_with_a_minted_secret_and_logs_out(backend: 
     assert_eq!(browser.session().await.status, StatusCode::UNAUTHORIZED);
 }
 
-on_both_stores!(apple_signs_in_by_form_post_with_a_minted_secret_and_logs_out);
+on_both_stores!(
+    apple_signs_in_by_form_post_with_a_minted_secret_and_logs_out,
+    apple_keeps_the_first_logins_name_for_later_logins,
+    a_user_who_never_gave_a_name_gets_none_and_nothing_is_remembered,
+);
