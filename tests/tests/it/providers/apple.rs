@@ -5,7 +5,7 @@
 
 use http::{Method, StatusCode};
 use integration_tests::fixtures::{AppleAppKey, AppleFixture, AppleSetup, AppleUser};
-use integration_tests::{BackendKind, Harness, assert_scan_has_no};
+use integration_tests::{BackendKind, Harness, assert_scan_has_no, query_param, sha256_b64url};
 use integration_tests::{Browser, Reply};
 use lambda_http::Body;
 
@@ -14,6 +14,7 @@ use super::on_both_stores;
 const CLIENT_ID: &str = "com.example.web";
 const TEAM_ID: &str = "ABCDE12345";
 const KEY_ID: &str = "KEY1234567";
+const APP_REDIRECT: &str = "com.example.app:/oauth";
 
 async fn rig(backend: BackendKind) -> (Harness, AppleFixture) {
     let key = AppleAppKey::generate();
@@ -33,6 +34,7 @@ async fn rig(backend: BackendKind) -> (Harness, AppleFixture) {
     let h = Harness::builder()
         .backend(backend)
         .provider_block("apple", &block)
+        .setting(&format!("mobile_redirects = [\"{APP_REDIRECT}\"]"))
         .spawn()
         .await;
     (h, fx)
@@ -41,7 +43,12 @@ async fn rig(backend: BackendKind) -> (Harness, AppleFixture) {
 /// Starts a login in `browser`, has the fixture approve it and posts its form back as the
 /// browser would; answers the callback's reply.
 async fn sign_in(fx: &AppleFixture, browser: &mut Browser) -> Reply {
-    let login = browser.start_login("apple", Some("/app")).await;
+    sign_in_at(fx, browser, "/auth/apple/login?return_to=%2Fapp").await
+}
+
+/// [`sign_in`] starting at `login_path`.
+async fn sign_in_at(fx: &AppleFixture, browser: &mut Browser, login_path: &str) -> Reply {
+    let login = browser.get(login_path).await;
     assert_eq!(login.status, StatusCode::FOUND, "{login:?}");
     let form = fx.approve_form_post(login.location()).await;
     let body: String = url::form_urlencoded::Serializer::new(String::new())
@@ -136,6 +143,62 @@ async fn a_user_who_never_gave_a_name_gets_none_and_nothing_is_remembered(backen
     assert_eq!(h.store.user_count().await, 0);
 }
 
+async fn a_mobile_app_signs_in_with_apple_through_the_hand_off(backend: BackendKind) {
+    let (h, fx) = rig(backend).await;
+    let verifier = "app-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
+    let login_path = format!(
+        "/auth/apple/login?{}",
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("app_redirect", APP_REDIRECT)
+            .append_pair("code_challenge", &sha256_b64url(verifier))
+            .append_pair("code_challenge_method", "S256")
+            .finish()
+    );
+    // The system browser (ASWebAuthenticationSession) holds the binding through Apple's POST.
+    let landed = sign_in_at(&fx, &mut h.browser(), &login_path).await;
+    let location = landed.location();
+    assert!(
+        location.starts_with("com.example.app:/oauth?code="),
+        "{location}"
+    );
+
+    let mut app = h.browser();
+    let form: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("code", &query_param(location, "code"))
+        .append_pair("code_verifier", verifier)
+        .finish();
+    let content_type = [("content-type", "application/x-www-form-urlencoded")];
+    let redeemed = app
+        .request(Method::POST, "/auth/token", &content_type, Body::Text(form))
+        .await;
+    assert_eq!(redeemed.status, StatusCode::OK, "{redeemed:?}");
+    let bearer = format!(
+        "Bearer {}",
+        redeemed.json()["session_token"].as_str().unwrap()
+    );
+    let authorization = [("authorization", bearer.as_str())];
+    let session = app
+        .request(Method::GET, "/auth/session", &authorization, Body::Empty)
+        .await;
+    assert_eq!(session.status, StatusCode::OK, "{session:?}");
+    assert_eq!(session.json()["provider"], "apple");
+    assert_eq!(session.json()["profile"]["name"], "Alice Example");
+    let forced = [
+        ("authorization", bearer.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let body = Body::Text(r#"{"force":true}"#.into());
+    let refreshed = app
+        .request(Method::POST, "/auth/refresh", &forced, body)
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{refreshed:?}");
+    assert_eq!(
+        fx.stats().grant("refresh_token").count,
+        1,
+        "refreshed at Apple"
+    );
+}
+
 async fn apple_signs_in_by_form_post_with_a_minted_secret_and_logs_out(backend: BackendKind) {
     let (h, fx) = rig(backend).await;
     let mut browser = h.browser();
@@ -191,4 +254,5 @@ on_both_stores!(
     apple_signs_in_by_form_post_with_a_minted_secret_and_logs_out,
     apple_keeps_the_first_logins_name_for_later_logins,
     a_user_who_never_gave_a_name_gets_none_and_nothing_is_remembered,
+    a_mobile_app_signs_in_with_apple_through_the_hand_off,
 );
