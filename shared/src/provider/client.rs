@@ -22,8 +22,8 @@ pub enum FetchError {
     /// Connection refused, reset or TLS failure.
     #[error("provider unreachable")]
     Connect,
-    /// The body was larger than [`MAX_BODY`].
-    #[error("provider response larger than {MAX_BODY} bytes")]
+    /// The body was larger than the request's cap ([`MAX_BODY`] for provider calls).
+    #[error("response body larger than allowed")]
     TooLarge,
     /// Anything else the HTTP stack reported.
     #[error("provider request failed")]
@@ -48,7 +48,16 @@ pub type OutboundRequest = http::Request<Vec<u8>>;
 #[async_trait::async_trait]
 pub trait Outbound: Send + Sync {
     /// Sends `request`; redirects are returned as they are, bodies are capped at [`MAX_BODY`].
-    async fn send(&self, request: OutboundRequest) -> Result<Fetched, FetchError>;
+    async fn send(&self, request: OutboundRequest) -> Result<Fetched, FetchError> {
+        self.send_capped(request, MAX_BODY).await
+    }
+
+    /// Sends `request`, reading at most `max_body` bytes of the answer.
+    async fn send_capped(
+        &self,
+        request: OutboundRequest,
+        max_body: usize,
+    ) -> Result<Fetched, FetchError>;
 }
 
 /// A `GET` of `url` that asks for JSON.
@@ -112,13 +121,17 @@ impl HttpClient {
 
 #[async_trait::async_trait]
 impl Outbound for HttpClient {
-    /// Sends `request` and reads at most [`MAX_BODY`] bytes of the answer.
-    async fn send(&self, request: OutboundRequest) -> Result<Fetched, FetchError> {
+    /// Sends `request` and reads at most `max_body` bytes of the answer.
+    async fn send_capped(
+        &self,
+        request: OutboundRequest,
+        max_body: usize,
+    ) -> Result<Fetched, FetchError> {
         let request = reqwest::Request::try_from(request).map_err(classify)?;
         let mut response = self.inner.execute(request).await.map_err(classify)?;
         if response
             .content_length()
-            .is_some_and(|n| n > MAX_BODY as u64)
+            .is_some_and(|n| n > max_body as u64)
         {
             return Err(FetchError::TooLarge);
         }
@@ -126,7 +139,7 @@ impl Outbound for HttpClient {
         let headers = std::mem::take(response.headers_mut());
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(classify)? {
-            if body.len() + chunk.len() > MAX_BODY {
+            if body.len() + chunk.len() > max_body {
                 return Err(FetchError::TooLarge);
             }
             body.extend_from_slice(&chunk);

@@ -7,7 +7,7 @@ use dev_provider::DevProvider;
 use tower::ServiceExt;
 
 use super::{ISSUER_ORIGIN, ISSUER_PATH};
-use crate::provider::client::{FetchError, Fetched, MAX_BODY, Outbound, OutboundRequest};
+use crate::provider::client::{FetchError, Fetched, Outbound, OutboundRequest};
 
 /// A way for the in-process provider to misbehave that `dev_provider::Behavior` cannot express
 /// without real time passing.
@@ -67,7 +67,11 @@ impl InProcessProvider {
 
 #[async_trait::async_trait]
 impl Outbound for InProcessProvider {
-    async fn send(&self, request: OutboundRequest) -> Result<Fetched, FetchError> {
+    async fn send_capped(
+        &self,
+        request: OutboundRequest,
+        max_body: usize,
+    ) -> Result<Fetched, FetchError> {
         let (mut parts, body) = request.into_parts();
         let origin = format!(
             "{}://{}",
@@ -104,7 +108,7 @@ impl Outbound for InProcessProvider {
             Err(never) => match never {},
         };
         let (parts, body) = response.into_parts();
-        let body = axum::body::to_bytes(body, MAX_BODY)
+        let body = axum::body::to_bytes(body, max_body)
             .await
             .map_err(|_| FetchError::TooLarge)?;
         Ok(Fetched {

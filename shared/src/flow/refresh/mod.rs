@@ -94,23 +94,41 @@ pub const REQUEST_BUDGET: Duration = Duration::from_secs(27);
 const FIRST_PAUSE_MS: u64 = 20;
 const LONGEST_PAUSE_MS: u64 = 250;
 
-pub(super) async fn read(deps: Deps<'_>, key: &str) -> Result<Option<Session>, ApiError> {
+pub(crate) async fn read(deps: Deps<'_>, key: &str) -> Result<Option<Session>, ApiError> {
     deps.store
         .get_session(key, deps.now())
         .await
         .map_err(store_error)
 }
 
+/// Why a caller asks for an access token.
+#[derive(Debug, Clone)]
+pub enum Need {
+    /// A valid one: the stored token unless it is due for a refresh.
+    Valid,
+    /// A fresh one from the provider (`{"force": true}`), subject to `force_refresh_window`.
+    Forced,
+    /// Another one than `rejected`, which an API just refused (401): the stored token when a
+    /// concurrent caller has replaced it already, else a refresh.
+    Replacing(AccessToken),
+}
+
 /// The stored token when no provider call is needed (or possible).
 fn from_store(
     settings: &Settings,
     session: &Session,
-    force: bool,
+    need: &Need,
     now: u64,
 ) -> Option<Result<Issued, ApiError>> {
     let tokens = &session.tokens;
     let skew = settings.refresh_skew;
-    if !force && tokens.access_expires_at > now + skew {
+    let due = tokens.access_expires_at <= now + skew;
+    let fresh_enough = match need {
+        Need::Valid => !due,
+        Need::Forced => false,
+        Need::Replacing(rejected) => !due && tokens.access_token.expose() != rejected.expose(),
+    };
+    if fresh_enough {
         return Some(Ok(issued(tokens, now)));
     }
     if tokens.refresh_token.is_none() {
@@ -125,7 +143,7 @@ fn from_store(
     // the window, a forced refresh gets the token the last one produced.
     let window = settings.force_refresh_window;
     let just_refreshed = tokens.refreshed_at > 0 && now < tokens.refreshed_at + window;
-    if force && just_refreshed && tokens.access_expires_at > now {
+    if matches!(need, Need::Forced) && just_refreshed && tokens.access_expires_at > now {
         tracing::info!("forced refresh coalesced with the one just completed");
         return Some(Ok(issued(tokens, now)));
     }
@@ -150,7 +168,21 @@ pub async fn access_token(
     deadline: Deadline<'_>,
 ) -> Result<Issued, ApiError> {
     let session = read(deps, key).await?.ok_or(ApiError::Unauthenticated)?;
-    if let Some(answer) = from_store(settings, &session, force, deps.now()) {
+    let need = if force { Need::Forced } else { Need::Valid };
+    token_for(deps, settings, providers, key, session, need, deadline).await
+}
+
+/// [`access_token`] for a session the caller has read already (it is stored under `key`).
+pub async fn token_for(
+    deps: Deps<'_>,
+    settings: &Settings,
+    providers: &Providers,
+    key: &str,
+    session: Session,
+    need: Need,
+    deadline: Deadline<'_>,
+) -> Result<Issued, ApiError> {
+    if let Some(answer) = from_store(settings, &session, &need, deps.now()) {
         return answer;
     }
     let Some(provider) = providers.get(&session.provider) else {

@@ -196,3 +196,40 @@ async fn just_enough_time_for_a_call_and_a_write_refreshes() {
     assert_eq!(grants(&h), 1);
     assert_eq!(h.session(&key).await.unwrap().version, 1);
 }
+
+async fn replacing(h: &Harness, key: &str, rejected: &str) -> Result<Issued, ApiError> {
+    let session = h.session(key).await.unwrap();
+    let need = Need::Replacing(AccessToken::new(rejected.to_owned()));
+    let deadline = h.deadline(REQUEST_BUDGET);
+    token_for(
+        h.deps(),
+        &h.settings,
+        &h.providers,
+        key,
+        session,
+        need,
+        deadline,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_token_an_api_refused_is_replaced_by_a_refresh() {
+    let h = Harness::new();
+    let key = h.sign_in("user-1").await;
+    let stored = h.session(&key).await.unwrap().tokens.access_token;
+    let issued = replacing(&h, &key, stored.expose()).await.unwrap();
+    assert_ne!(issued.access_token.expose(), stored.expose());
+    assert_eq!(grants(&h), 1);
+}
+
+#[tokio::test]
+async fn a_refused_token_already_replaced_by_another_caller_is_not_refreshed_again() {
+    let h = Harness::new();
+    let key = h.sign_in("user-1").await;
+    let stored = h.session(&key).await.unwrap().tokens.access_token;
+    // Another caller got the API's 401 for an older token and has refreshed since.
+    let issued = replacing(&h, &key, "an-older-token").await.unwrap();
+    assert_eq!(issued.access_token.expose(), stored.expose());
+    assert_eq!(grants(&h), 0);
+}
