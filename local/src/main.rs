@@ -19,8 +19,9 @@ use dev_provider::{Client, DevProvider};
 use shared::App;
 use shared::config::Config;
 
-/// Largest request body forwarded to the handlers.
-const MAX_BODY: usize = 64 * 1024;
+/// Largest request body forwarded to the handlers: Lambda's payload limit, which the proxy
+/// route (`/api/...`) carries; every other route caps its own body far below it.
+const MAX_BODY: usize = 6 * 1024 * 1024;
 /// Longest a client may take to send a request's headers (also while a connection idles).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest a client may take to send a request's body.
@@ -149,11 +150,10 @@ async fn forward(app: Arc<App>, req: Request) -> Response {
         match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await {
             Ok(Ok(bytes)) => bytes,
             Ok(Err(_)) => {
-                return (
-                    http::StatusCode::PAYLOAD_TOO_LARGE,
-                    "request body too large",
-                )
-                    .into_response();
+                let (parts, body) = shared::edge::ApiError::PayloadTooLarge
+                    .response()
+                    .into_parts();
+                return Response::from_parts(parts, lambda_body_to_axum(body));
             }
             Err(_) => {
                 let mut resp =
@@ -175,10 +175,13 @@ async fn forward(app: Arc<App>, req: Request) -> Response {
     };
     let resp = app.handle(http::Request::from_parts(parts, body)).await;
     let (parts, body) = resp.into_parts();
-    let body = match body {
+    Response::from_parts(parts, lambda_body_to_axum(body))
+}
+
+fn lambda_body_to_axum(body: lambda_http::Body) -> AxumBody {
+    match body {
         lambda_http::Body::Text(t) => AxumBody::from(t),
         lambda_http::Body::Binary(b) => AxumBody::from(b),
         _ => AxumBody::empty(),
-    };
-    Response::from_parts(parts, body)
+    }
 }

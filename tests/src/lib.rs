@@ -6,6 +6,7 @@
 
 pub mod fixtures;
 pub mod runtime_api;
+pub mod upstream;
 
 mod browser;
 mod harness;

@@ -4,6 +4,7 @@
 //! half-applied: [`Config::from_toml`] returns a complete configuration or an error. The file
 //! as written is in `raw`, `${NAME}` expansion in `env`, the rules in `validate`.
 
+mod apis;
 mod env;
 mod provider;
 mod raw;
@@ -17,6 +18,7 @@ use url::Url;
 use crate::crypto::Keyring;
 use crate::types::{Origin, ProviderId, ReturnTo};
 
+pub use apis::ApiConfig;
 pub use provider::{Endpoints, ProviderConfig, ProviderKind, UserinfoMap};
 pub use validate::parse_duration;
 
@@ -67,6 +69,8 @@ pub struct Config {
     pub encryption: Option<Keyring>,
     /// The configured providers by name.
     pub providers: BTreeMap<ProviderId, ProviderConfig>,
+    /// The upstream APIs `ANY /api/{api}/{path}` calls, by name.
+    pub apis: BTreeMap<ProviderId, ApiConfig>,
 }
 
 /// Which storage backend to use.

@@ -31,6 +31,8 @@ pub(super) struct RawConfig {
     pub(super) encryption: Option<RawEncryption>,
     #[serde(default)]
     pub(super) providers: BTreeMap<String, RawProvider>,
+    #[serde(default)]
+    pub(super) apis: BTreeMap<String, super::apis::RawApi>,
 }
 
 #[derive(Deserialize)]

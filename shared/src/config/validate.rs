@@ -139,6 +139,8 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     }
     let minute = Duration::from_secs(60);
     let day = Duration::from_secs(86_400);
+    let providers = providers(raw.providers)?;
+    let apis = super::apis::apis(raw.apis, &providers)?;
     Ok(Config {
         public_base_url,
         default_return_to,
@@ -169,7 +171,8 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         cookie_secure,
         store,
         encryption,
-        providers: providers(raw.providers)?,
+        providers,
+        apis,
     })
 }
 

@@ -69,6 +69,18 @@ pub enum ApiError {
     /// The store is unreachable; nothing was changed.
     #[error("store_unavailable")]
     StoreUnavailable,
+    /// No such API is configured under `[apis]`.
+    #[error("unknown_api")]
+    UnknownApi,
+    /// The session belongs to another provider than the API's.
+    #[error("wrong_provider")]
+    WrongProvider,
+    /// The API is unreachable, slow, or answered more than the proxy carries.
+    #[error("upstream_unavailable")]
+    UpstreamUnavailable,
+    /// A request body larger than the route accepts.
+    #[error("payload_too_large")]
+    PayloadTooLarge,
     /// A fault of the deployment (for example a key that cannot decrypt stored data).
     #[error("server_error")]
     Internal,
@@ -79,11 +91,13 @@ impl ApiError {
     pub fn status(self) -> StatusCode {
         use ApiError::*;
         match self {
-            UnknownProvider | NotFound => StatusCode::NOT_FOUND,
+            UnknownProvider | NotFound | UnknownApi => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             InvalidReturnTo | InvalidRequest | InvalidAppRedirect | InvalidState
             | InvalidIssuer | LoginFailed | InvalidGrant => StatusCode::BAD_REQUEST,
-            CsrfRejected => StatusCode::FORBIDDEN,
+            CsrfRejected | WrongProvider => StatusCode::FORBIDDEN,
+            UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Unauthenticated | ReauthRequired => StatusCode::UNAUTHORIZED,
             ProviderUnavailable | StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -111,6 +125,10 @@ impl ApiError {
             InvalidGrant => "The code is invalid, expired or already used.",
             ProviderUnavailable => "The provider is unavailable; try again later.",
             StoreUnavailable => "Storage is unavailable; try again later.",
+            UnknownApi => "No API with this name is configured.",
+            WrongProvider => "This API is called with a session of another provider.",
+            UpstreamUnavailable => "The API is unavailable or answered too much; try again later.",
+            PayloadTooLarge => "The request body is too large.",
             Internal => "Internal error.",
         }
     }

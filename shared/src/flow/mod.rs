@@ -8,6 +8,7 @@ pub(crate) mod fakes;
 pub mod first_login;
 pub mod handoff;
 pub mod login;
+pub mod proxy;
 pub mod refresh;
 pub mod session;
 #[cfg(test)]

@@ -21,8 +21,9 @@ use crate::edge::{
 use crate::flow::callback::{CallbackParams, Outcome};
 use crate::flow::handoff::Redemption;
 use crate::flow::login::LoginRequest;
+use crate::flow::proxy::ProxyRequest;
 use crate::flow::refresh::{REQUEST_BUDGET, RefreshRequest};
-use crate::flow::{callback, handoff, login, refresh, session};
+use crate::flow::{callback, handoff, login, proxy, refresh, session};
 use crate::provider::Provider;
 use crate::provider::presets::ResponseMode;
 use crate::store::keys::session_key;
@@ -199,6 +200,65 @@ pub(super) async fn refresh(State(shared): State<Arc<Shared>>, req: AxumRequest)
                 "scope": issued.scope.unwrap_or_default(),
             }),
         ),
+        Err(e) => e.response(),
+    };
+    add_cors(&mut resp, origin);
+    into_axum(resp)
+}
+
+/// `ANY /api/{api}/{path}`
+pub(super) async fn proxy(State(shared): State<Arc<Shared>>, req: AxumRequest) -> AxumResponse {
+    let req = buffered(req).await;
+    let config = shared.config();
+    let origin = allowed_origin(&req, &config.allowed_origins);
+    if req.method() == http::Method::OPTIONS {
+        return into_axum(preflight_response(origin));
+    }
+    let result = async {
+        let api = proxy::api_for(config, req.uri().path())?;
+        let request = ProxyRequest::from_request(&req, config, shared.cookies())?;
+        let deps = shared.deps();
+        let lambda_deadline = req.lambda_context_ref().map(|ctx| ctx.deadline);
+        let deadline = Deadline::for_request(deps.clock, REQUEST_BUDGET, lambda_deadline);
+        proxy::call(
+            deps,
+            shared.settings(),
+            shared.providers(),
+            api,
+            request,
+            deadline,
+        )
+        .await
+    }
+    .await;
+    let mut resp = match result {
+        Ok(answer) => {
+            let body = match String::from_utf8(answer.body) {
+                Ok(text) if text.is_empty() => lambda_http::Body::Empty,
+                Ok(text) => lambda_http::Body::Text(text),
+                Err(binary) => lambda_http::Body::Binary(binary.into_bytes()),
+            };
+            let mut resp = http::Response::new(body);
+            *resp.status_mut() = answer.status;
+            *resp.headers_mut() = answer.headers;
+            resp
+        }
+        Err(ApiError::MethodNotAllowed) => {
+            let mut resp = ApiError::MethodNotAllowed.response();
+            let allowed = proxy::api_for(config, req.uri().path())
+                .map(|api| {
+                    api.methods
+                        .iter()
+                        .map(http::Method::as_str)
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+                .join(", ");
+            if let Ok(value) = http::HeaderValue::from_str(&allowed) {
+                resp.headers_mut().insert(http::header::ALLOW, value);
+            }
+            resp
+        }
         Err(e) => e.response(),
     };
     add_cors(&mut resp, origin);

@@ -31,13 +31,15 @@ pub enum Function {
     Refresh,
     /// `GET /auth/session`, `POST /auth/logout`, `POST /auth/token`
     Session,
+    /// `ANY /api/{api}/{path}`
+    Proxy,
     /// Everything (the local runner).
     All,
 }
 
 impl Function {
     /// How many there are.
-    pub const COUNT: usize = 5;
+    pub const COUNT: usize = 6;
 
     fn serves(self, other: Function) -> bool {
         self == Function::All || self == other
@@ -67,6 +69,14 @@ pub fn router(shared: Arc<Shared>, function: Function) -> Router {
             .route("/auth/session", only(Method::GET, handlers::session))
             .route("/auth/logout", only(Method::POST, handlers::logout))
             .route("/auth/token", only(Method::POST, handlers::token));
+    }
+    if function.serves(Function::Proxy) {
+        // Every method: which ones an API allows is its configuration's business (405 there);
+        // the handler answers OPTIONS as a preflight.
+        let proxy = axum::routing::any(handlers::proxy);
+        router = router
+            .route("/api/{api}/", proxy.clone())
+            .route("/api/{api}/{*path}", proxy);
     }
     router
         .fallback(|| async { ApiError::NotFound.into_response() })
@@ -140,10 +150,22 @@ async fn to_lambda_body(body: axum::body::Body) -> Option<Body> {
     })
 }
 
-/// Routes match the end of the path, so a stage (`/prod/auth/...`) or a custom domain's base
-/// path in front does not matter; a trailing slash does not either. Returns the route's own
-/// path, or `None` when the path names no route.
+/// Auth routes match the end of the path, so a stage (`/prod/auth/...`) or a custom domain's
+/// base path in front does not matter; a trailing slash does not either. API routes
+/// (`/api/{api}/...`, after at most one stage segment) keep the rest of the path exactly as it
+/// came, percent-encoding and trailing slash included: it is the upstream's path. Returns the
+/// route's own path, or `None` when the path names no route.
 pub fn route_path(path: &str) -> Option<String> {
+    let after_stage = |n: usize| path.splitn(n + 2, '/').nth(n + 1);
+    for stage_segments in [0, 1] {
+        let first = path.split('/').nth(stage_segments + 1);
+        if first == Some("api")
+            && let Some(rest) = after_stage(stage_segments + 1)
+            && rest.contains('/')
+        {
+            return Some(format!("/api/{rest}"));
+        }
+    }
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     match segments.as_slice() {
         [.., "auth", p, last @ ("login" | "callback")] => Some(format!("/auth/{p}/{last}")),
@@ -203,6 +225,7 @@ fn route_name(path: &str) -> &'static str {
         Some("session") => "session",
         Some("logout") => "logout",
         Some("token") => "token",
+        _ if path.starts_with("/api/") => "proxy",
         _ => "none",
     }
 }
@@ -348,5 +371,28 @@ mod tests {
         );
         assert_eq!(route_path("/auth/google").as_deref(), Some("/auth/google"));
         assert_eq!(route_path("/other"), None);
+    }
+
+    #[test]
+    fn api_routes_keep_the_upstream_path_exactly() {
+        for (path, expected) in [
+            ("/api/kakao/v2/user/me", Some("/api/kakao/v2/user/me")),
+            (
+                "/prod/api/kakao/v2/user/me/",
+                Some("/api/kakao/v2/user/me/"),
+            ),
+            ("/api/kakao/", Some("/api/kakao/")),
+            ("/api/kakao/a%2Fb/..%2f", Some("/api/kakao/a%2Fb/..%2f")),
+            // An API path ending like an auth route is still the API's.
+            ("/api/kakao/auth/refresh", Some("/api/kakao/auth/refresh")),
+            (
+                "/prod/api/kakao/auth/session",
+                Some("/api/kakao/auth/session"),
+            ),
+            ("/api/kakao", None),
+            ("/a/b/api/kakao/x", None),
+        ] {
+            assert_eq!(route_path(path).as_deref(), expected, "{path}");
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! `apigw-front`: an API-Gateway-like front for the end-to-end tests. It runs the real Lambda
-//! binaries (login, callback, refresh, session), several processes of each under one Lambda
+//! binaries (login, callback, refresh, session, proxy), several processes of each under one Lambda
 //! Runtime API per function, and turns each HTTP request into an API Gateway HTTP API
 //! payload 2.0 event as API Gateway does, routed as in `infra/template.yaml`, and each
 //! function's answer back into HTTP. It also serves the local runner's demo page at `/`.
@@ -33,7 +33,7 @@ use shared::config::Config;
 /// Lambda's limit on a synchronous invocation's request payload.
 const MAX_BODY: usize = 6 * 1024 * 1024;
 const DEMO_PAGE: &str = include_str!("../../../local/src/demo.html");
-const FUNCTIONS: [&str; 4] = ["login", "callback", "refresh", "session"];
+const FUNCTIONS: [&str; 5] = ["login", "callback", "refresh", "session", "proxy"];
 /// The CORS configuration of the HTTP API in `infra/template.yaml`.
 const CORS_ALLOW_METHODS: &str = "GET,POST,OPTIONS";
 const CORS_ALLOW_HEADERS: &str = "content-type,x-requested-with,authorization";
@@ -100,6 +100,8 @@ struct Route {
     function: usize,
     route_key: &'static str,
     provider: Option<String>,
+    /// `{api}` and `{proxy+}` of the proxy route.
+    api: Option<(String, String)>,
 }
 
 /// The routes of `infra/template.yaml`. Paths are matched segment by segment, as API Gateway
@@ -111,6 +113,7 @@ fn route(method: &Method, raw_path: &str) -> Option<Route> {
             function,
             route_key,
             provider: None,
+            api: None,
         })
     };
     match (method.as_str(), segments.as_slice()) {
@@ -118,6 +121,7 @@ fn route(method: &Method, raw_path: &str) -> Option<Route> {
             function: 0,
             route_key: "GET /auth/{provider}/login",
             provider: Some(percent_decode(p)),
+            api: None,
         }),
         (m @ ("GET" | "POST"), ["", "auth", p, "callback"]) if !p.is_empty() => Some(Route {
             function: 1,
@@ -127,7 +131,16 @@ fn route(method: &Method, raw_path: &str) -> Option<Route> {
                 "POST /auth/{provider}/callback"
             },
             provider: Some(percent_decode(p)),
+            api: None,
         }),
+        (_, ["", "api", api, rest @ ..]) if !api.is_empty() && !rest.join("/").is_empty() => {
+            Some(Route {
+                function: 4,
+                route_key: "ANY /api/{api}/{proxy+}",
+                provider: None,
+                api: Some((percent_decode(api), percent_decode(&rest.join("/")))),
+            })
+        }
         ("POST", ["", "auth", "refresh"]) => fixed(2, "POST /auth/refresh"),
         ("GET", ["", "auth", "session"]) => fixed(3, "GET /auth/session"),
         ("POST", ["", "auth", "logout"]) => fixed(3, "POST /auth/logout"),
@@ -432,6 +445,12 @@ fn event(
     }
     if let Some(provider) = &route.provider {
         event.insert("pathParameters".into(), json!({ "provider": provider }));
+    }
+    if let Some((api, rest)) = &route.api {
+        event.insert(
+            "pathParameters".into(),
+            json!({ "api": api, "proxy": rest }),
+        );
     }
     event.insert(
         "requestContext".into(),

@@ -19,6 +19,7 @@ mod login;
 mod logs;
 mod mobile;
 mod providers;
+mod proxy;
 mod refresh;
 mod session;
 mod store;
