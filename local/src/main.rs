@@ -57,6 +57,11 @@ issuer = "{base}/dev-provider"
 client_id = "local-dev"
 client_secret = "${{DEV_CLIENT_SECRET}}"
 scopes = ["openid", "email", "profile", "offline_access"]
+
+# /api/dev/userinfo calls the dev provider's userinfo endpoint with the session's token.
+[apis.dev]
+provider = "dev"
+base_url = "{base}/dev-provider"
 "#
     );
     let secret = client_secret.to_owned();
@@ -98,15 +103,18 @@ async fn run() -> Result<(), String> {
             development_config(&base, &secret)?
         }
     };
-    let providers: Vec<String> = config.providers.keys().map(|p| p.to_string()).collect();
+    let page = shared::demo::page(DEMO_PAGE, &config);
     let app = App::from_config(config)
         .await
         .map_err(|e| shared::telemetry::Chain(&e).to_string())?;
     let app = Arc::new(app);
-    let providers = serde_json::to_string(&providers).map_err(|e| e.to_string())?;
-    let page = DEMO_PAGE.replace("{{PROVIDERS}}", &providers);
+    let protected = Arc::clone(&app);
     let router = router
         .route("/", get(move || async move { Html(page.clone()) }))
+        .route(
+            "/me/hello",
+            get(move |req: Request| me_hello(Arc::clone(&protected), req)),
+        )
         .fallback(move |req: Request| forward(Arc::clone(&app), req));
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -116,6 +124,15 @@ async fn run() -> Result<(), String> {
         eprintln!("local: serving on {base}");
     }
     serve(listener, router).await
+}
+
+/// `GET /me/hello`, the example route behind the authorizer, as API Gateway would run it.
+async fn me_hello(app: Arc<App>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let req = http::Request::from_parts(parts, lambda_http::Body::Empty);
+    let resp = shared::authorized::behind_authorizer(&app, &req, shared::authorized::hello).await;
+    let (parts, body) = resp.into_parts();
+    Response::from_parts(parts, lambda_body_to_axum(body))
 }
 
 /// Serves HTTP/1.1 with a header-read timeout on every connection.

@@ -145,6 +145,18 @@ impl App {
         self.handle_for(Function::All, req).await
     }
 
+    /// Answers an API Gateway authorizer event (payload 2.0) with a simple response; a store
+    /// failure is an error (API Gateway then answers 500 and caches nothing).
+    pub async fn authorize(
+        &self,
+        event: &serde_json::Value,
+    ) -> Result<serde_json::Value, crate::store::StoreError> {
+        let req = crate::edge::request_from_authorizer_event(event);
+        let decision =
+            crate::flow::authorize::decide(self.shared.deps(), self.shared.cookies, &req).await?;
+        Ok(decision.simple_response())
+    }
+
     /// Handles a request as `function` would: routes of other functions answer 404.
     pub async fn handle_for(&self, function: Function, req: Request) -> Response {
         let router = self.routers[function as usize]

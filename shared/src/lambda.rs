@@ -14,6 +14,7 @@ pub use lambda_http::Error;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, LambdaEvent, Service, service_fn};
 use serde::Serialize;
+use tracing::Instrument;
 
 use crate::app::{App, Function};
 use crate::edge::{ApiError, Request};
@@ -35,6 +36,33 @@ pub async fn run(function: Function) -> Result<(), Error> {
         async move { Ok::<_, std::convert::Infallible>(app.handle_for(function, req).await) }
     });
     lambda_http::lambda_runtime::run(Guard(Adapter::from(handler))).await
+}
+
+/// Runs the authorizer under the Lambda runtime: each event (any JSON, so a malformed one is a
+/// denial rather than a runtime error) gets [`App::authorize`]'s simple response.
+pub async fn run_authorizer() -> Result<(), Error> {
+    crate::telemetry::init();
+    let app = match load().await {
+        Ok(app) => Arc::new(app),
+        Err(e) => {
+            let message = crate::telemetry::Chain(&e).to_string();
+            tracing::error!(error = %message, "start-up failed");
+            return Err(message.into());
+        }
+    };
+    let handler =
+        lambda_http::lambda_runtime::service_fn(move |event: LambdaEvent<serde_json::Value>| {
+            let app = Arc::clone(&app);
+            async move {
+                let span = tracing::info_span!("request", request_id = %event.context.request_id);
+                let answer = app.authorize(&event.payload).instrument(span).await;
+                answer.map_err(|e| {
+                    tracing::error!(error = %crate::telemetry::Chain(&e), "authorizer failed");
+                    Error::from("the session store is unavailable")
+                })
+            }
+        });
+    lambda_http::lambda_runtime::run(handler).await
 }
 
 async fn load() -> Result<App, crate::app::StartupError> {

@@ -6,11 +6,13 @@
 //! the narrow [`deps::Deps`] ports.
 
 pub mod app;
+pub mod authorized;
 pub mod caller;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod deadline;
+pub mod demo;
 pub mod deps;
 pub mod edge;
 pub mod flow;

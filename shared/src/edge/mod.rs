@@ -5,10 +5,12 @@ use http::{HeaderValue, StatusCode, header};
 use lambda_http::Body;
 use serde_json::json;
 
+mod authorizer_event;
 mod cookies;
 mod cors;
 mod form;
 
+pub use authorizer_event::{authorizer_event_for, request_from_authorizer_event};
 pub use cookies::{Cookies, add_cookie, cookie};
 pub use cors::{add_cors, allowed_origin, preflight};
 pub use form::{FormError, MAX_QUERY, Query, Repeated, parse_form};

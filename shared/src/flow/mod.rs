@@ -2,6 +2,7 @@
 //! typed request (parsed at the edge), the [`Settings`] it needs and the narrow
 //! [`Deps`](crate::deps::Deps) ports; none sees the whole application.
 
+pub mod authorize;
 pub mod callback;
 #[cfg(test)]
 pub(crate) mod fakes;

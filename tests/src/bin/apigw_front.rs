@@ -1,5 +1,6 @@
 //! `apigw-front`: an API-Gateway-like front for the end-to-end tests. It runs the real Lambda
-//! binaries (login, callback, refresh, session, proxy), several processes of each under one Lambda
+//! binaries (login, callback, refresh, session, proxy, and the example `hello` behind the
+//! `authorizer`), several processes of each under one Lambda
 //! Runtime API per function, and turns each HTTP request into an API Gateway HTTP API
 //! payload 2.0 event as API Gateway does, routed as in `infra/template.yaml`, and each
 //! function's answer back into HTTP. It also serves the local runner's demo page at `/`.
@@ -33,7 +34,17 @@ use shared::config::Config;
 /// Lambda's limit on a synchronous invocation's request payload.
 const MAX_BODY: usize = 6 * 1024 * 1024;
 const DEMO_PAGE: &str = include_str!("../../../local/src/demo.html");
-const FUNCTIONS: [&str; 5] = ["login", "callback", "refresh", "session", "proxy"];
+const FUNCTIONS: [&str; 7] = [
+    "login",
+    "callback",
+    "refresh",
+    "session",
+    "proxy",
+    "authorizer",
+    "hello",
+];
+/// The authorizer's index in [`FUNCTIONS`].
+const AUTHORIZER: usize = 5;
 /// The CORS configuration of the HTTP API in `infra/template.yaml`.
 const CORS_ALLOW_METHODS: &str = "GET,POST,OPTIONS";
 const CORS_ALLOW_HEADERS: &str = "content-type,x-requested-with,authorization";
@@ -145,6 +156,7 @@ fn route(method: &Method, raw_path: &str) -> Option<Route> {
         ("GET", ["", "auth", "session"]) => fixed(3, "GET /auth/session"),
         ("POST", ["", "auth", "logout"]) => fixed(3, "POST /auth/logout"),
         ("POST", ["", "auth", "token"]) => fixed(3, "POST /auth/token"),
+        ("GET", ["", "me", "hello"]) => fixed(6, "GET /me/hello"),
         _ => None,
     }
 }
@@ -178,7 +190,6 @@ async fn run() -> Result<(), String> {
     let text = std::fs::read_to_string(&config_path)
         .map_err(|e| format!("{}: {e}", config_path.display()))?;
     let config = Config::from_toml(&text, |n| std::env::var(n).ok()).map_err(|e| e.to_string())?;
-    let providers: Vec<String> = config.providers.keys().map(|p| p.to_string()).collect();
     let allowed_origins = config
         .allowed_origins
         .iter()
@@ -208,7 +219,7 @@ async fn run() -> Result<(), String> {
 
     let front = Arc::new(Front {
         functions,
-        page: DEMO_PAGE.replace("{{PROVIDERS}}", &json!(providers).to_string()),
+        page: shared::demo::page(DEMO_PAGE, &config),
         allowed_origins,
         counter: AtomicU64::new(0),
     });
@@ -234,6 +245,39 @@ async fn run() -> Result<(), String> {
         api.kill();
     }
     result
+}
+
+/// Runs the route's Lambda authorizer as API Gateway does (payload 2.0, simple responses, no
+/// result cache here): the context it admits the request with, `None` when it does not, an
+/// error when it failed.
+async fn authorize(front: &Front, request: &Value) -> Result<Option<Value>, ()> {
+    let event = json!({
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": "arn:aws:execute-api:us-east-1:123456789012:apigw-front/$default/GET/me/hello",
+        "identitySource": [],
+        "routeKey": request["routeKey"],
+        "rawPath": request["rawPath"],
+        "rawQueryString": request["rawQueryString"],
+        "cookies": request.get("cookies").cloned().unwrap_or(json!([])),
+        "headers": request["headers"],
+        "requestContext": request["requestContext"],
+    });
+    let authorizer = front.functions.get(AUTHORIZER).ok_or(())?;
+    match authorizer.invoke(event).await {
+        Ok(Outcome::Response(answer)) if answer["isAuthorized"] == true => {
+            Ok(Some(answer.get("context").cloned().unwrap_or(json!({}))))
+        }
+        Ok(Outcome::Response(_)) => Ok(None),
+        Ok(Outcome::Error(e)) => {
+            eprintln!("apigw-front: the authorizer failed: {e}");
+            Err(())
+        }
+        Err(e) => {
+            eprintln!("apigw-front: the authorizer: {e}");
+            Err(())
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -313,7 +357,16 @@ async fn route_request(
     let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
         return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
     };
-    let event = event(&parts, &body, &route, peer, request_id);
+    let mut event = event(&parts, &body, &route, peer, request_id);
+    if route.route_key == "GET /me/hello" {
+        match authorize(front, &event).await {
+            Ok(Some(context)) => {
+                event["requestContext"]["authorizer"] = json!({ "lambda": context });
+            }
+            Ok(None) => return message(StatusCode::FORBIDDEN, "Forbidden"),
+            Err(()) => return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+        }
+    }
     let Some(api) = front.functions.get(route.function) else {
         return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
     };

@@ -24,6 +24,10 @@ preset = "oidc"
 issuer = "{issuer}"
 client_id = "lambda-test"
 client_secret = "${{DEV_SECRET}}"
+
+[apis.dev]
+provider = "dev"
+base_url = "{issuer}"
 "#
     )
 }
@@ -332,5 +336,39 @@ async fn a_missing_secret_stops_start_up_naming_the_variable_not_a_value() {
         !logs.contains(integration_tests::TEST_KEY),
         "no value is printed"
     );
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn proxy_binary_answers_401_without_a_session() {
+    let (provider, server) = provider().await;
+    let (resp, _) = invoke("proxy", "proxy-no-session.json", &provider.issuer()).await;
+    assert_eq!(resp["statusCode"], 401, "{resp}");
+    assert_eq!(error_code(&resp), "unauthenticated");
+    assert_eq!(
+        provider.stats().userinfo_requests,
+        0,
+        "nothing reached the API"
+    );
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hello_binary_greets_the_user_the_authorizer_admitted() {
+    let (provider, server) = provider().await;
+    let (resp, _) = invoke("hello", "hello.json", &provider.issuer()).await;
+    assert_eq!(resp["statusCode"], 200, "{resp}");
+    let body: Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({ "hello": "alice", "provider": "dev" })
+    );
+    let mut without = sample_event("hello.json");
+    without["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    let (resp, _) = invoke_event("hello", without, &provider.issuer()).await;
+    assert_eq!(resp["statusCode"], 401, "no authorizer context: {resp}");
     server.abort();
 }

@@ -131,3 +131,81 @@ async fn the_local_runner_prints_only_json_log_lines_when_not_on_a_terminal() {
         );
     }
 }
+
+/// The value of cookie `name` among a response's `Set-Cookie` headers.
+fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix(&format!("{name}=")))
+        .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_local_runner_proxies_the_dev_providers_api_and_guards_me_hello_with_the_session() {
+    let local = Local::start().await;
+    let base = format!("http://{}", local.addr);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = http
+        .get(format!("{base}/auth/dev/login?return_to=%2F"))
+        .send()
+        .await
+        .unwrap();
+    let tx = set_cookie(&login, "auth_tx").expect("binding cookie");
+    let authorize = login.headers()["location"].to_str().unwrap().to_owned();
+    let callback = integration_tests::submit_sign_in_form(
+        &authorize,
+        &[("action", "approve"), ("subject", "alice")],
+    )
+    .await;
+    let signed_in = http
+        .get(&callback)
+        .header("cookie", format!("auth_tx={tx}"))
+        .send()
+        .await
+        .unwrap();
+    let session = set_cookie(&signed_in, "session").expect("session cookie");
+    let cookie = format!("session={session}");
+    let get = |path: &str| {
+        http.get(format!("{base}{path}"))
+            .header("cookie", &cookie)
+            .header("x-requested-with", "fetch")
+            .send()
+    };
+
+    let userinfo = get("/api/dev/userinfo").await.unwrap();
+    assert_eq!(userinfo.status(), 200);
+    let userinfo: serde_json::Value =
+        serde_json::from_str(&userinfo.text().await.unwrap()).unwrap();
+    assert_eq!(
+        userinfo["sub"], "alice",
+        "the dev provider's userinfo, through the proxy"
+    );
+    let hello = get("/me/hello").await.unwrap();
+    assert_eq!(hello.status(), 200);
+    let hello: serde_json::Value = serde_json::from_str(&hello.text().await.unwrap()).unwrap();
+    assert_eq!(
+        hello,
+        serde_json::json!({ "hello": "alice", "provider": "dev" })
+    );
+
+    let logout = http
+        .post(format!("{base}/auth/logout"))
+        .header("cookie", &cookie)
+        .header("x-requested-with", "fetch")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 200);
+    assert_eq!(
+        get("/me/hello").await.unwrap().status(),
+        403,
+        "an ended session"
+    );
+    assert_eq!(get("/api/dev/userinfo").await.unwrap().status(), 401);
+    local.stop().await;
+}

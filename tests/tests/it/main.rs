@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod authorizer;
 mod callback;
 mod concurrency;
 mod cors;
