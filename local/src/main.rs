@@ -109,12 +109,11 @@ async fn run() -> Result<(), String> {
         .map_err(|e| shared::telemetry::Chain(&e).to_string())?;
     let app = Arc::new(app);
     let protected = Arc::clone(&app);
+    let hello = get(move |req: Request| me_hello(Arc::clone(&protected), req));
     let router = router
         .route("/", get(move || async move { Html(page.clone()) }))
-        .route(
-            "/me/hello",
-            get(move |req: Request| me_hello(Arc::clone(&protected), req)),
-        )
+        .route("/me/hello", hello.clone())
+        .route("/app/me/hello", hello)
         .fallback(move |req: Request| forward(Arc::clone(&app), req));
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -126,7 +125,8 @@ async fn run() -> Result<(), String> {
     serve(listener, router).await
 }
 
-/// `GET /me/hello`, the example route behind the authorizer, as API Gateway would run it.
+/// `GET /me/hello` (and `/app/me/hello`, its bearer-token twin in the SAM template), the
+/// example route behind the authorizer, as API Gateway would run it.
 async fn me_hello(app: Arc<App>, req: Request) -> Response {
     let (parts, _) = req.into_parts();
     let req = http::Request::from_parts(parts, lambda_http::Body::Empty);

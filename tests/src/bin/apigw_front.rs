@@ -46,8 +46,8 @@ const FUNCTIONS: [&str; 7] = [
 /// The authorizer's index in [`FUNCTIONS`].
 const AUTHORIZER: usize = 5;
 /// The CORS configuration of the HTTP API in `infra/template.yaml`.
-const CORS_ALLOW_METHODS: &str = "GET,POST,OPTIONS";
-const CORS_ALLOW_HEADERS: &str = "content-type,x-requested-with,authorization";
+const CORS_ALLOW_METHODS: &str = "GET,HEAD,POST,PUT,PATCH,DELETE,OPTIONS";
+const CORS_ALLOW_HEADERS: &str = "content-type,x-requested-with,authorization,if-match,if-none-match,if-modified-since,if-unmodified-since";
 const CORS_MAX_AGE: &str = "600";
 
 struct Options {
@@ -157,6 +157,7 @@ fn route(method: &Method, raw_path: &str) -> Option<Route> {
         ("POST", ["", "auth", "logout"]) => fixed(3, "POST /auth/logout"),
         ("POST", ["", "auth", "token"]) => fixed(3, "POST /auth/token"),
         ("GET", ["", "me", "hello"]) => fixed(6, "GET /me/hello"),
+        ("GET", ["", "app", "me", "hello"]) => fixed(6, "GET /app/me/hello"),
         _ => None,
     }
 }
@@ -358,7 +359,7 @@ async fn route_request(
         return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
     };
     let mut event = event(&parts, &body, &route, peer, request_id);
-    if route.route_key == "GET /me/hello" {
+    if route.route_key.ends_with("/me/hello") {
         match authorize(front, &event).await {
             Ok(Some(context)) => {
                 event["requestContext"]["authorizer"] = json!({ "lambda": context });
