@@ -106,7 +106,10 @@ async fn facebook_login_session_stored_token_and_logout_work(backend: BackendKin
         .assert_error(401, "reauth_required");
 }
 
-on_both_stores!(facebook_login_session_stored_token_and_logout_work);
+on_both_stores!(
+    facebook_login_session_stored_token_and_logout_work,
+    facebook_apis_called_through_the_proxy_carry_our_appsecret_proof,
+);
 
 #[tokio::test]
 async fn facebook_callback_exchanges_the_code_token_for_a_long_lived_one() {
@@ -224,4 +227,40 @@ async fn facebook_logout_deletes_the_permissions_with_the_access_token() {
         !rig.fx.access_token_is_live(&token),
         "the app is de-authorized"
     );
+}
+
+async fn facebook_apis_called_through_the_proxy_carry_our_appsecret_proof(backend: BackendKind) {
+    let up = integration_tests::upstream::UpstreamApi::spawn().await;
+    let api = format!(
+        "apis.graph = {{ provider = \"{NAME}\", base_url = \"{}/v23.0\" }}",
+        up.base_url()
+    );
+    let rig = Rig::spawn(FixtureKind::Facebook, NAME, backend, &[&api], block).await;
+    let (mut browser, session_id, _) = rig.sign_in().await;
+    let token = rig.stored_access(&session_id).await;
+
+    let reply = browser
+        .request(
+            http::Method::GET,
+            "/api/graph/me?fields=id%2Cname&appsecret_proof=forged",
+            &[("x-requested-with", "fetch")],
+            lambda_http::Body::Empty,
+        )
+        .await;
+
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let got = &up.received()[0];
+    assert_eq!(got.path, "/v23.0/me");
+    assert_eq!(got.bearer().as_deref(), Some(token.as_str()));
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(got.query.as_deref().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let proofs: Vec<&str> = query
+        .iter()
+        .filter(|(k, _)| k == "appsecret_proof")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(proofs, [proof(&token)], "ours only, never the caller's");
+    assert!(query.contains(&("fields".into(), "id,name".into())));
 }
