@@ -7,15 +7,20 @@
 // The built-in development interactions (a login form that accepts any login and password,
 // and a consent form) are what the browser fills in.
 //
-// Every request to the token and revocation endpoints is recorded (what was presented, how
-// the client authenticated, what was answered) so the tests can assert exactly which grants
-// reached the provider. `setTokenDelay(ms)` holds POST /token for a while before answering,
-// to model network latency where a test needs two requests to overlap.
+// Every request to the token, revocation and userinfo endpoints is recorded (what was
+// presented, how the client authenticated, what was answered) so the tests can assert exactly
+// which grants and API calls reached the provider. `setTokenDelay(ms)` holds POST /token for a
+// while before answering, to model network latency where a test needs two requests to overlap.
+// `refuseUserinfo(true)` makes the userinfo endpoint answer 401 `invalid_token` to every
+// access token, as an API does that no longer accepts a token the client thinks valid.
 
 import crypto from 'node:crypto';
 import http from 'node:http';
 
 import Provider from 'oidc-provider';
+
+/** The userinfo endpoint's path under the issuer (discovery's `userinfo_endpoint`). */
+const USERINFO_PATH = '/me';
 
 /** Claims of the test accounts: any login is an account, named after it. */
 function account(sub) {
@@ -50,8 +55,8 @@ function listen(server) {
  * @param {Array<{client_id: string, client_secret: string, token_endpoint_auth_method: string,
  *   redirect_uris: string[]}>} options.clients
  * @returns {Promise<{issuer: string, requests: object[], errors: object[],
- *   setTokenDelay: (ms: number) => void, since: (mark: number, filter?: object) => object[],
- *   close: () => Promise<void>}>}
+ *   setTokenDelay: (ms: number) => void, refuseUserinfo: (refused: boolean) => void,
+ *   since: (mark: number, filter?: object) => object[], close: () => Promise<void>}>}
  */
 export async function startProvider({ clients }) {
   const server = http.createServer();
@@ -87,6 +92,8 @@ export async function startProvider({ clients }) {
     // Always a refresh token, and a new one on every refresh (the old one is then spent).
     issueRefreshToken: async () => true,
     rotateRefreshToken: true,
+    // oidc-provider's default, spelled out: the recording below recognizes it by this path.
+    routes: { userinfo: USERINFO_PATH },
     features: {
       devInteractions: { enabled: true },
       revocation: { enabled: true },
@@ -105,6 +112,7 @@ export async function startProvider({ clients }) {
   const requests = [];
   const errors = [];
   let tokenDelayMs = 0;
+  let userinfoRefused = false;
 
   provider.use(async (ctx, next) => {
     const endpoint = ctx.method === 'POST' && ctx.path === '/token'
@@ -113,14 +121,41 @@ export async function startProvider({ clients }) {
         ? 'revocation'
         : ctx.method === 'GET' && ctx.path === '/auth'
           ? 'authorization'
-          : undefined;
+          : (ctx.method === 'GET' || ctx.method === 'POST') && ctx.path === USERINFO_PATH
+            ? 'userinfo'
+            : undefined;
     if (endpoint === 'token' && tokenDelayMs > 0) {
       await new Promise((resolve) => setTimeout(resolve, tokenDelayMs));
     }
-    await next();
+    const authorization = ctx.get('authorization');
+    if (endpoint === 'userinfo' && userinfoRefused) {
+      // What oidc-provider answers for a token it does not know, without asking it.
+      ctx.status = 401;
+      ctx.set('WWW-Authenticate', `Bearer realm="${issuer}", error="invalid_token", error_description="refused by the test"`);
+      ctx.body = { error: 'invalid_token', error_description: 'refused by the test' };
+    } else {
+      await next();
+    }
     if (!endpoint) return;
+    if (endpoint === 'userinfo') {
+      const answer = ctx.body && typeof ctx.body === 'object' ? ctx.body : {};
+      requests.push({
+        endpoint,
+        at: Date.now(),
+        method: ctx.method,
+        status: ctx.status,
+        // The bearer token of the Authorization header; a token in the query would be in `query`.
+        presented_access_token: /^bearer /i.test(authorization) ? authorization.slice(7).trim() : undefined,
+        query: { ...ctx.query },
+        header_names: Object.keys(ctx.headers).sort(),
+        sub: answer.sub,
+        error: answer.error,
+        www_authenticate: ctx.response.get('WWW-Authenticate') || undefined,
+      });
+      return;
+    }
     const body = ctx.oidc?.body ?? {};
-    const basic = /^basic /i.test(ctx.get('authorization'));
+    const basic = /^basic /i.test(authorization);
     requests.push({
       endpoint,
       at: Date.now(),
@@ -136,7 +171,7 @@ export async function startProvider({ clients }) {
     });
   });
 
-  for (const event of ['server_error', 'grant.error', 'revocation.error', 'authorization.error']) {
+  for (const event of ['server_error', 'grant.error', 'revocation.error', 'authorization.error', 'userinfo.error']) {
     provider.on(event, (ctx, error) => {
       errors.push({ event, error: `${error?.name}: ${error?.message} ${error?.error_description ?? ''}` });
     });
@@ -150,6 +185,10 @@ export async function startProvider({ clients }) {
     errors,
     setTokenDelay(ms) {
       tokenDelayMs = ms;
+    },
+    /** While `refused`, the userinfo endpoint answers 401 `invalid_token` to any token. */
+    refuseUserinfo(refused) {
+      userinfoRefused = refused;
     },
     /** The requests recorded after `mark` (an earlier `requests.length`) matching `filter`. */
     since(mark, filter = {}) {
