@@ -72,11 +72,9 @@ pub fn router(shared: Arc<Shared>, function: Function) -> Router {
     }
     if function.serves(Function::Proxy) {
         // Every method: which ones an API allows is its configuration's business (405 there);
-        // the handler answers OPTIONS as a preflight.
-        let proxy = axum::routing::any(handlers::proxy);
-        router = router
-            .route("/api/{api}/", proxy.clone())
-            .route("/api/{api}/{*path}", proxy);
+        // the handler answers OPTIONS as a preflight. As API Gateway's `{proxy+}`, the rest of
+        // the path must not be empty.
+        router = router.route("/api/{api}/{*path}", axum::routing::any(handlers::proxy));
     }
     router
         .fallback(|| async { ApiError::NotFound.into_response() })

@@ -193,6 +193,10 @@ async fn unknown_apis_methods_not_listed_and_callers_without_a_session_are_refus
     call(&mut browser, Method::GET, "/api/nope/x")
         .await
         .assert_error(404, "unknown_api");
+    // As API Gateway's `{proxy+}`: an empty rest of the path names no route.
+    call(&mut browser, Method::GET, "/api/up/")
+        .await
+        .assert_error(404, "not_found");
     let put = call(&mut browser, Method::PUT, "/api/up/x").await;
     put.assert_error(405, "method_not_allowed");
     assert_eq!(put.header("allow"), Some("GET, POST"));
