@@ -21,16 +21,7 @@ use crate::edge::{ApiError, Request};
 
 /// Runs `function` under the Lambda runtime. A bad configuration stops start-up with one message.
 pub async fn run(function: Function) -> Result<(), Error> {
-    crate::telemetry::init();
-    let app = match load().await {
-        Ok(app) => Arc::new(app),
-        Err(e) => {
-            // One message with the whole chain: it names the configuration key at fault.
-            let message = crate::telemetry::Chain(&e).to_string();
-            tracing::error!(error = %message, "start-up failed");
-            return Err(message.into());
-        }
-    };
+    let app = start().await?;
     let handler = service_fn(move |req: Request| {
         let app = Arc::clone(&app);
         async move { Ok::<_, std::convert::Infallible>(app.handle_for(function, req).await) }
@@ -41,15 +32,7 @@ pub async fn run(function: Function) -> Result<(), Error> {
 /// Runs the authorizer under the Lambda runtime: each event (any JSON, so a malformed one is a
 /// denial rather than a runtime error) gets [`App::authorize`]'s simple response.
 pub async fn run_authorizer() -> Result<(), Error> {
-    crate::telemetry::init();
-    let app = match load().await {
-        Ok(app) => Arc::new(app),
-        Err(e) => {
-            let message = crate::telemetry::Chain(&e).to_string();
-            tracing::error!(error = %message, "start-up failed");
-            return Err(message.into());
-        }
-    };
+    let app = start().await?;
     let handler =
         lambda_http::lambda_runtime::service_fn(move |event: LambdaEvent<serde_json::Value>| {
             let app = Arc::clone(&app);
@@ -63,6 +46,20 @@ pub async fn run_authorizer() -> Result<(), Error> {
             }
         });
     lambda_http::lambda_runtime::run(handler).await
+}
+
+/// Telemetry, then the application from its configuration source, once per cold start.
+async fn start() -> Result<Arc<App>, Error> {
+    crate::telemetry::init();
+    match load().await {
+        Ok(app) => Ok(Arc::new(app)),
+        Err(e) => {
+            // One message with the whole chain: it names the configuration key at fault.
+            let message = crate::telemetry::Chain(&e).to_string();
+            tracing::error!(error = %message, "start-up failed");
+            Err(message.into())
+        }
+    }
 }
 
 async fn load() -> Result<App, crate::app::StartupError> {

@@ -109,23 +109,6 @@ async fn an_expired_access_token_does_not_change_the_answer_or_call_the_provider
     assert_eq!(h.provider.stats().refresh_token_grants, 0);
 }
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test(flavor = "multi_thread")]
-            async fn $name() { super::$name(integration_tests::BackendKind::Memory).await })*
-        }
-        mod dynamodb {
-            $(#[tokio::test(flavor = "multi_thread")]
-            async fn $name() {
-                if integration_tests::dynamodb_or_skip(stringify!($name)) {
-                    super::$name(integration_tests::BackendKind::Dynamodb).await
-                }
-            })*
-        }
-    };
-}
-
 on_both_stores!(
     a_live_session_is_admitted_with_its_provider_and_subject_only,
     an_ended_or_absent_session_is_refused,

@@ -50,24 +50,7 @@ fn distinct_tokens(answers: &[(StatusCode, serde_json::Value)]) -> BTreeSet<Stri
         .collect()
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name(integration_tests::BackendKind::Memory).await })*
-        }
-        mod dynamodb {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() {
-                if integration_tests::dynamodb_or_skip(stringify!($name)) {
-                    super::$name(integration_tests::BackendKind::Dynamodb).await
-                }
-            })*
-        }
-    };
-}
-
-on_both_backends!(
+on_both_stores!(
     twenty_forced_refreshes_on_separate_instances_make_one_grant_and_share_its_token,
     twenty_forced_refreshes_wait_for_a_slow_provider_and_share_its_token,
     a_crashed_lease_holder_is_taken_over_after_its_lease_runs_out,

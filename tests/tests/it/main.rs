@@ -3,6 +3,25 @@
 
 #![allow(clippy::unwrap_used)]
 
+/// Generates one `#[tokio::test]` per store (the embedded one and DynamoDB, skipped with a
+/// reason when no DynamoDB endpoint is set) for each `async fn(BackendKind)` named.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() { super::$name(integration_tests::BackendKind::Memory).await })*
+        }
+        mod dynamodb {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                if integration_tests::dynamodb_or_skip(stringify!($name)) {
+                    super::$name(integration_tests::BackendKind::Dynamodb).await
+                }
+            })*
+        }
+    };
+}
+
 mod authorizer;
 mod callback;
 mod concurrency;

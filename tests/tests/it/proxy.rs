@@ -433,23 +433,6 @@ async fn an_unreachable_api_is_502(backend: BackendKind) {
     reply.assert_error(502, "upstream_unavailable");
 }
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() { super::$name(integration_tests::BackendKind::Memory).await })*
-        }
-        mod dynamodb {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() {
-                if integration_tests::dynamodb_or_skip(stringify!($name)) {
-                    super::$name(integration_tests::BackendKind::Dynamodb).await
-                }
-            })*
-        }
-    };
-}
-
 on_both_stores!(
     a_browser_calls_the_api_with_the_session_token_and_never_sees_it,
     only_allowlisted_headers_reach_the_api,

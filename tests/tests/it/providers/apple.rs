@@ -4,12 +4,10 @@
 //! public half, the first login's `user` JSON names the user, logout revokes.
 
 use http::{Method, StatusCode};
-use integration_tests::fixtures::{AppleAppKey, AppleFixture, AppleSetup, AppleUser};
+use integration_tests::fixtures::{AppleAppKey, AppleFixture, AppleSetup, AppleUser, FormPost};
 use integration_tests::{BackendKind, Harness, assert_scan_has_no, query_param, sha256_b64url};
 use integration_tests::{Browser, Reply};
 use lambda_http::Body;
-
-use super::on_both_stores;
 
 const CLIENT_ID: &str = "com.example.web";
 const TEAM_ID: &str = "ABCDE12345";
@@ -51,19 +49,29 @@ async fn sign_in_at(fx: &AppleFixture, browser: &mut Browser, login_path: &str) 
     let login = browser.get(login_path).await;
     assert_eq!(login.status, StatusCode::FOUND, "{login:?}");
     let form = fx.approve_form_post(login.location()).await;
+    let callback = post_back(browser, &form).await;
+    assert_eq!(callback.status, StatusCode::FOUND, "{callback:?}");
+    callback
+}
+
+/// Posts the fixture's auto-submitting form to our callback, as the browser would.
+async fn post_back(browser: &mut Browser, form: &FormPost) -> Reply {
+    assert!(
+        form.action.ends_with("/auth/apple/callback"),
+        "{}",
+        form.action
+    );
     let body: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form.fields.iter())
         .finish();
-    let callback = browser
+    browser
         .request(
             Method::POST,
             "/auth/apple/callback",
             &[("content-type", "application/x-www-form-urlencoded")],
             Body::Text(body),
         )
-        .await;
-    assert_eq!(callback.status, StatusCode::FOUND, "{callback:?}");
-    callback
+        .await
 }
 
 /// The name `GET /auth/session` shows for the browser's session.
@@ -208,22 +216,7 @@ async fn apple_signs_in_by_form_post_with_a_minted_secret_and_logs_out(backend: 
     let binding = login.set_cookie("__Host-auth_tx").expect("binding cookie");
     assert_eq!(binding.attribute("SameSite"), Some("None"));
     let form = fx.approve_form_post(login.location()).await;
-    assert!(
-        form.action.ends_with("/auth/apple/callback"),
-        "{}",
-        form.action
-    );
-    let body: String = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form.fields.iter())
-        .finish();
-    let callback = browser
-        .request(
-            Method::POST,
-            "/auth/apple/callback",
-            &[("content-type", "application/x-www-form-urlencoded")],
-            Body::Text(body),
-        )
-        .await;
+    let callback = post_back(&mut browser, &form).await;
     assert_eq!(callback.status, StatusCode::FOUND, "{callback:?}");
     assert_eq!(callback.location(), "/app");
     assert!(

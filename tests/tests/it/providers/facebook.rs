@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::{
     Rig, access_of, assert_authorization_request, assert_expires_at, assert_logout,
-    assert_pkce_verified, credentials, on_both_stores, refresh_ok, sent, session_json,
+    assert_pkce_verified, credentials, refresh_ok, sent, session_json,
 };
 
 const NAME: &str = "facebook";

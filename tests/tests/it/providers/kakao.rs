@@ -9,8 +9,7 @@ use serde_json::json;
 
 use super::{
     Rig, access_of, assert_authorization_request, assert_expires_at, assert_logout,
-    assert_pkce_verified, assert_reauth_required, credentials, on_both_stores, refresh_ok, sent,
-    session_json,
+    assert_pkce_verified, assert_reauth_required, credentials, refresh_ok, sent, session_json,
 };
 
 const NAME: &str = "kakao";

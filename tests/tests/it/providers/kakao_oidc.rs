@@ -6,8 +6,6 @@
 use http::StatusCode;
 use integration_tests::{BackendKind, Harness, query_param};
 
-use super::on_both_stores;
-
 const NAME: &str = "kakao";
 
 /// Kakao's logout endpoint stands in as the dev provider's userinfo, which counts bearer calls.

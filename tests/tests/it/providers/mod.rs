@@ -27,25 +27,6 @@ use serde_json::Value;
 /// Where every login here asks to return.
 pub(super) const RETURN_TO: &str = "/app/home";
 
-/// Generates one `#[tokio::test]` per store for each `async fn(BackendKind)` named.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(integration_tests::BackendKind::Memory).await })*
-        }
-        mod dynamodb {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if integration_tests::dynamodb_or_skip(stringify!($name)) {
-                    super::$name(integration_tests::BackendKind::Dynamodb).await
-                }
-            })*
-        }
-    };
-}
-use on_both_stores;
-
 /// A fixture provider and a token handler configured for it under one provider name.
 pub(super) struct Rig {
     pub(super) h: Harness,
