@@ -17,25 +17,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { chromium } from 'playwright-core';
+import { STARTUP_TIMEOUT_MS, TEST_TIMEOUT_MS, launchChromium, newContext } from './chromium.mjs';
 
 import { startAppleFixture } from './apple-fixture.mjs';
 import { ARTIFACTS, freePort, startDeployment } from './deployments.mjs';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-];
-const STARTUP_TIMEOUT_MS = 60_000;
-const STEP_TIMEOUT_MS = 15_000;
-const TEST_TIMEOUT_MS = 90_000;
 
 /** The cookie names with `cookie_secure = true`. */
 const TX_COOKIE = '__Host-auth_tx';
@@ -99,12 +85,7 @@ describe('Sign in with Apple (form_post, cross-site) in Chromium', () => {
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      timeout: STARTUP_TIMEOUT_MS,
-    });
+    browser = await launchChromium();
   }, { timeout: 2 * STARTUP_TIMEOUT_MS });
 
   after(async () => {
@@ -115,11 +96,9 @@ describe('Sign in with Apple (form_post, cross-site) in Chromium', () => {
     ]));
   });
 
-  /** A fresh browser profile (no cookies) with the suite's step timeout. */
-  async function newContext() {
-    const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
-    context.setDefaultTimeout(STEP_TIMEOUT_MS);
-    return context;
+  /** A fresh browser profile with the suite's step timeout. */
+  function freshContext() {
+    return newContext(browser);
   }
 
   async function statusText(page) {
@@ -176,7 +155,7 @@ describe('Sign in with Apple (form_post, cross-site) in Chromium', () => {
       const contexts = [];
       try {
         // --- The victim's browser starts a login; its form POST back is held at the door.
-        const victim = await newContext();
+        const victim = await freshContext();
         contexts.push(victim);
         const page = await openDemo(victim, deployment);
         let release;
@@ -215,7 +194,7 @@ describe('Sign in with Apple (form_post, cross-site) in Chromium', () => {
 
         // --- Another browser, without the binding cookie, takes the same authorization URL:
         // Apple's page posts a code and the victim's state to the callback, which refuses it.
-        const forger = await newContext();
+        const forger = await freshContext();
         contexts.push(forger);
         const forgerPage = await forger.newPage();
         const forgedPost = forgerPage.waitForRequest(isCallbackPost);
@@ -265,7 +244,7 @@ describe('Sign in with Apple (form_post, cross-site) in Chromium', () => {
           'discovery and keys fetched from http://localhost server side');
 
         // --- The same user signs in again in a fresh browser: Apple sends no `user` now.
-        const again = await newContext();
+        const again = await freshContext();
         contexts.push(again);
         const page2 = await openDemo(again, deployment);
         const secondPost = page2.waitForRequest(isCallbackPost);

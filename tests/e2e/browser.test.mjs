@@ -15,25 +15,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { chromium } from 'playwright-core';
+import { STARTUP_TIMEOUT_MS, TEST_TIMEOUT_MS, launchChromium, newContext } from './chromium.mjs';
 
-import { ARTIFACTS, clientsFor, freePort, startDeployment } from './deployments.mjs';
-import { startProvider } from './provider.mjs';
+import { ARTIFACTS } from './deployments.mjs';
+import { startOidcRig } from './oidc-rig.mjs';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-];
-const STARTUP_TIMEOUT_MS = 60_000;
-const STEP_TIMEOUT_MS = 15_000;
-const TEST_TIMEOUT_MS = 90_000;
 /** Held in front of the provider's token endpoint while two tabs refresh at once. */
 const LATENCY_MS = 300;
 
@@ -48,64 +34,35 @@ function forceRefreshInPage() {
 }
 
 describe('token handler against oidc-provider in Chromium', () => {
+  let rig;
   let provider;
   let browser;
-  const deployments = {};
-  const clients = {};
+  let deployments = {};
+  let clients = {};
   /** Values that must never appear in a deployment's logs: codes, states, cookies, secrets. */
   const secrets = new Set();
 
   before(async () => {
-    const ports = { local: await freePort(), lambda: await freePort() };
-    const baseUrls = Object.values(ports).map((p) => `http://127.0.0.1:${p}`);
-    const list = clientsFor(baseUrls);
-    for (const c of list) {
-      clients[c.provider] = c;
-      secrets.add(c.client_secret);
-    }
-    provider = await startProvider({
-      clients: list.map(({ provider: _, ...c }) => c),
-    });
+    rig = await startOidcRig();
+    ({ provider, clients, deployments } = rig);
+    for (const c of Object.values(clients)) secrets.add(c.client_secret);
     const discovery = await (await fetch(`${provider.issuer}/.well-known/openid-configuration`)).json();
     assert.equal(discovery.authorization_response_iss_parameter_supported, true);
     assert.ok(discovery.revocation_endpoint, 'revocation is enabled');
     assert.ok(discovery.end_session_endpoint, 'RP-initiated logout is enabled');
     assert.deepEqual(discovery.code_challenge_methods_supported, ['S256']);
 
-    const started = await Promise.allSettled(
-      Object.entries(ports).map(([kind, port]) =>
-        startDeployment(kind, { port, issuer: provider.issuer, clients: list })),
-    );
-    for (const s of started) if (s.status === 'fulfilled') deployments[s.value.kind] = s.value;
-    const failed = started.find((s) => s.status === 'rejected');
-    if (failed) throw failed.reason;
-
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      timeout: STARTUP_TIMEOUT_MS,
-    });
+    browser = await launchChromium();
   }, { timeout: 2 * STARTUP_TIMEOUT_MS });
 
   after(async () => {
     await browser?.close();
-    await Promise.all(Object.values(deployments).map((d) => d.stop()));
-    if (provider) {
-      fs.mkdirSync(ARTIFACTS, { recursive: true });
-      fs.writeFileSync(
-        path.join(ARTIFACTS, 'provider-requests.json'),
-        JSON.stringify({ requests: provider.requests, errors: provider.errors }, null, 2),
-      );
-      await provider.close();
-    }
+    await rig?.stop('provider-requests.json');
   });
 
-  /** A fresh browser profile (cookies, storage) with the suite's step timeout. */
-  async function newContext() {
-    const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
-    context.setDefaultTimeout(STEP_TIMEOUT_MS);
-    return context;
+  /** A fresh browser profile with the suite's step timeout. */
+  function freshContext() {
+    return newContext(browser);
   }
 
   async function statusText(page) {
@@ -205,7 +162,7 @@ describe('token handler against oidc-provider in Chromium', () => {
       const deployment = deployments[kind];
       const client = clients[providerName];
       const subject = `alice-${kind}`;
-      const context = await newContext();
+      const context = await freshContext();
       try {
         const page = await context.newPage();
         const login = await signIn(page, deployment, providerName, subject);
@@ -314,7 +271,7 @@ describe('token handler against oidc-provider in Chromium', () => {
     test(`${kind}: two tabs force a refresh at once, one refresh grant, one token (${providerName})`, { timeout: TEST_TIMEOUT_MS }, async () => {
       const deployment = deployments[kind];
       const client = clients[providerName];
-      const context = await newContext();
+      const context = await freshContext();
       try {
         const tab1 = await context.newPage();
         const login = await signIn(tab1, deployment, providerName, `bob-${kind}`);

@@ -19,25 +19,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { chromium } from 'playwright-core';
+import { STARTUP_TIMEOUT_MS, TEST_TIMEOUT_MS, launchChromium, newContext } from './chromium.mjs';
 
-import { ARTIFACTS, clientsFor, freePort, startDeployment } from './deployments.mjs';
-import { startProvider } from './provider.mjs';
+import { ARTIFACTS } from './deployments.mjs';
+import { startOidcRig } from './oidc-rig.mjs';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-];
-const STARTUP_TIMEOUT_MS = 60_000;
-const STEP_TIMEOUT_MS = 15_000;
-const TEST_TIMEOUT_MS = 90_000;
 /** Held in front of the provider's token endpoint while two tabs hit a revoked token. */
 const LATENCY_MS = 300;
 
@@ -96,78 +82,47 @@ function pageVisibleState() {
 }
 
 describe('proxy and authorizer through the demo page in Chromium', () => {
+  let rig;
   let provider;
   let browser;
   let discovery;
   /** Discovery's `userinfo_endpoint`, relative to the issuer (the APIs' base_url). */
   let userinfoPath;
-  const deployments = {};
-  const clients = {};
+  let deployments = {};
+  let clients = {};
   /** Values that must never appear in a deployment's logs: codes, states, cookies, secrets. */
   const secrets = new Set();
 
   before(async () => {
-    const ports = { local: await freePort(), lambda: await freePort() };
-    const baseUrls = Object.values(ports).map((p) => `http://127.0.0.1:${p}`);
-    const list = clientsFor(baseUrls);
-    for (const c of list) {
-      clients[c.provider] = c;
-      secrets.add(c.client_secret);
-    }
-    provider = await startProvider({
-      clients: list.map(({ provider: _, ...c }) => c),
-    });
+    rig = await startOidcRig((kind, { issuer }) => ({
+      apis: {
+        op: { provider: API_PROVIDER[kind], base_url: issuer },
+        other: { provider: OTHER[API_PROVIDER[kind]], base_url: issuer },
+      },
+      name: `proxy-${kind}`,
+    }));
+    ({ provider, clients, deployments } = rig);
+    for (const c of Object.values(clients)) secrets.add(c.client_secret);
     discovery = await (await fetch(`${provider.issuer}/.well-known/openid-configuration`)).json();
     assert.ok(discovery.userinfo_endpoint?.startsWith(`${provider.issuer}/`), discovery.userinfo_endpoint);
     assert.ok(discovery.revocation_endpoint, 'revocation is enabled');
     userinfoPath = discovery.userinfo_endpoint.slice(provider.issuer.length);
 
-    const started = await Promise.allSettled(
-      Object.entries(ports).map(([kind, port]) =>
-        startDeployment(kind, {
-          port,
-          issuer: provider.issuer,
-          clients: list,
-          apis: {
-            op: { provider: API_PROVIDER[kind], base_url: provider.issuer },
-            other: { provider: OTHER[API_PROVIDER[kind]], base_url: provider.issuer },
-          },
-          name: `proxy-${kind}`,
-        })),
-    );
-    for (const s of started) if (s.status === 'fulfilled') deployments[s.value.kind] = s.value;
-    const failed = started.find((s) => s.status === 'rejected');
-    if (failed) throw failed.reason;
-
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      timeout: STARTUP_TIMEOUT_MS,
-    });
+    browser = await launchChromium();
   }, { timeout: 2 * STARTUP_TIMEOUT_MS });
 
   after(async () => {
     provider?.refuseUserinfo(false);
     await browser?.close();
-    await Promise.all(Object.values(deployments).map((d) => d.stop()));
-    if (provider) {
-      fs.mkdirSync(ARTIFACTS, { recursive: true });
-      fs.writeFileSync(
-        path.join(ARTIFACTS, 'proxy-provider-requests.json'),
-        JSON.stringify({ requests: provider.requests, errors: provider.errors }, null, 2),
-      );
-      await provider.close();
-    }
+    await rig?.stop('proxy-provider-requests.json');
   });
 
   /**
    * A fresh browser profile (cookies, storage) with the suite's step timeout, recording every
    * response the token handler's origin gave it (status, headers, body).
    */
-  async function newContext(deployment) {
-    const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
-    context.setDefaultTimeout(STEP_TIMEOUT_MS);
+  async function recordingContext(deployment) {
+    const context = await newContext(browser);
     const pending = [];
     context.on('response', (r) => {
       if (!r.url().startsWith(`${deployment.baseUrl}/`)) return;
@@ -321,7 +276,7 @@ describe('proxy and authorizer through the demo page in Chromium', () => {
     test(`${kind}: the page calls the provider's userinfo through the proxy and never holds a token`, { timeout: TEST_TIMEOUT_MS }, async () => {
       const deployment = deployments[kind];
       const subject = `carol-${kind}`;
-      const context = await newContext(deployment);
+      const context = await recordingContext(deployment);
       try {
         const page = await context.newPage();
         const code = await signIn(page, deployment, providerName, subject);
@@ -389,7 +344,7 @@ describe('proxy and authorizer through the demo page in Chromium', () => {
       const client = clients[providerName];
       const subject = `dave-${kind}`;
       const apiPath = `/api/op${userinfoPath}`;
-      const context = await newContext(deployment);
+      const context = await recordingContext(deployment);
       try {
         const page = await context.newPage();
         const code = await signIn(page, deployment, providerName, subject);
@@ -470,7 +425,7 @@ describe('proxy and authorizer through the demo page in Chromium', () => {
       const client = clients[providerName];
       const subject = `frank-${kind}`;
       const apiPath = `/api/op${userinfoPath}`;
-      const context = await newContext(deployment);
+      const context = await recordingContext(deployment);
       try {
         const tab1 = await context.newPage();
         const code = await signIn(tab1, deployment, providerName, subject);
@@ -526,7 +481,7 @@ describe('proxy and authorizer through the demo page in Chromium', () => {
     test(`${kind}: /me/hello admits the live session and refuses it once ended`, { timeout: TEST_TIMEOUT_MS }, async () => {
       const deployment = deployments[kind];
       const subject = `erin-${kind}`;
-      const context = await newContext(deployment);
+      const context = await recordingContext(deployment);
       try {
         const page = await context.newPage();
         await signIn(page, deployment, providerName, subject);

@@ -83,3 +83,21 @@ pub async fn submit_sign_in_form(authorization_url: &str, fields: &[(&str, &str)
         .expect("Location from the sign-in form")
         .to_owned()
 }
+
+/// SIGTERM or SIGINT, for the test servers that run as processes (`apigw-front`,
+/// `apple-fixture`); never, when the signals cannot be listened to.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}

@@ -240,7 +240,7 @@ async fn run() -> Result<(), String> {
     );
     let result = tokio::select! {
         served = serve => served.map_err(|e| e.to_string()),
-        () = shutdown_signal() => Ok(()),
+        () = integration_tests::shutdown_signal() => Ok(()),
     };
     for api in &front.functions {
         api.kill();
@@ -278,22 +278,6 @@ async fn authorize(front: &Front, request: &Value) -> Result<Option<Value>, ()> 
             eprintln!("apigw-front: the authorizer: {e}");
             Err(())
         }
-    }
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => std::future::pending().await,
     }
 }
 

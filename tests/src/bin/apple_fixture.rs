@@ -112,7 +112,6 @@ async fn run() -> Result<(), String> {
 
 /// SIGTERM, SIGINT or the end of stdin (the test that started this process is gone).
 async fn shutdown() {
-    use tokio::signal::unix::{SignalKind, signal};
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     std::thread::spawn(move || {
         let mut buf = [0u8; 256];
@@ -120,20 +119,9 @@ async fn shutdown() {
         while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
         let _ = tx.send(());
     });
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-                _ = rx => {}
-            }
-        }
-        _ => {
-            let _ = rx.await;
-        }
+    tokio::select! {
+        () = integration_tests::shutdown_signal() => {}
+        _ = rx => {}
     }
 }
 
