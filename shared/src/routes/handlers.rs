@@ -214,9 +214,10 @@ pub(super) async fn proxy(State(shared): State<Arc<Shared>>, req: AxumRequest) -
     if req.method() == http::Method::OPTIONS {
         return into_axum(preflight_response(origin));
     }
+    let api = proxy::api_for(config, req.uri().path());
     let result = async {
-        let api = proxy::api_for(config, req.uri().path())?;
-        let request = ProxyRequest::from_request(&req, config, shared.cookies())?;
+        let api = api?;
+        let request = ProxyRequest::from_request(&req, api, config, shared.cookies())?;
         let deps = shared.deps();
         let lambda_deadline = req.lambda_context_ref().map(|ctx| ctx.deadline);
         let deadline = Deadline::for_request(deps.clock, REQUEST_BUDGET, lambda_deadline);
@@ -245,16 +246,9 @@ pub(super) async fn proxy(State(shared): State<Arc<Shared>>, req: AxumRequest) -
         }
         Err(ApiError::MethodNotAllowed) => {
             let mut resp = ApiError::MethodNotAllowed.response();
-            let allowed = proxy::api_for(config, req.uri().path())
-                .map(|api| {
-                    api.methods
-                        .iter()
-                        .map(http::Method::as_str)
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()
-                .join(", ");
-            if let Ok(value) = http::HeaderValue::from_str(&allowed) {
+            let methods = api.map(|api| api.methods.as_slice()).unwrap_or_default();
+            let allowed: Vec<&str> = methods.iter().map(http::Method::as_str).collect();
+            if let Ok(value) = http::HeaderValue::from_str(&allowed.join(", ")) {
                 resp.headers_mut().insert(http::header::ALLOW, value);
             }
             resp

@@ -66,15 +66,16 @@ pub fn api_for<'a>(config: &'a Config, path: &str) -> Result<&'a ApiConfig, ApiE
 }
 
 impl ProxyRequest {
-    /// Checks, in this order: the API exists (404), allows the method (405), the caller holds
-    /// a session under the CSRF rule of `/auth/refresh` (401 / 403), the path stays under the
-    /// API's base (400), the body fits (413).
+    /// For `api` (the one the path names, see [`api_for`]), checks in this order: the API
+    /// allows the method (405), the caller holds a session under the CSRF rule of
+    /// `/auth/refresh` (401 / 403), the path stays under the API's base (400), the body fits
+    /// (413).
     pub fn from_request(
         req: &Request,
+        api: &ApiConfig,
         config: &Config,
         cookies: Cookies,
     ) -> Result<Self, ApiError> {
-        let api = api_for(config, req.uri().path())?;
         if !api.methods.contains(req.method()) {
             return Err(ApiError::MethodNotAllowed);
         }
