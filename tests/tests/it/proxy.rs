@@ -172,6 +172,7 @@ async fn paths_that_leave_the_base_are_refused_before_any_call(backend: BackendK
         "/api/up/..%5cadmin",
         "/api/up/%252e%252e/admin",
         "/api/up/..;/admin",
+        "/api/up/..%3B/admin",
         "/api/up/a%zz",
     ] {
         let reply = call(&mut browser, Method::GET, path).await;

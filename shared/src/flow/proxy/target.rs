@@ -1,7 +1,7 @@
 //! Where a proxied request may go: `base_url` + the caller's path + its query, never outside
 //! `base_url`'s path. The path is checked as it arrived (still percent-encoded): an encoded
-//! slash, backslash or percent sign, a backslash, or a dot segment (`.`, `..`, `%2e%2E`, `..;`)
-//! that would climb out of the base path is refused; dot segments that stay inside are
+//! slash, backslash or percent sign, a backslash, or a dot segment (`.`, `..`, `%2e%2E`, `..;`,
+//! `..%3B`) that would climb out of the base path is refused; dot segments that stay inside are
 //! resolved here, so the upstream never has to.
 
 use url::Url;
@@ -60,20 +60,45 @@ enum Dot {
     Parent,
 }
 
-/// Whether `segment` is `.` or `..`, spelt plainly or with `%2e`. A segment that would be one
-/// up to a `;` (Tomcat's path parameters: `..;x`) is refused rather than guessed at.
+/// Whether `segment` is `.` or `..`, spelt plainly or percent-encoded. A segment that would be
+/// one up to a `;` (Tomcat's path parameters: `..;x`, also as `..%3Bx`) is refused rather than
+/// guessed at.
 fn dot_segment(segment: &str) -> Result<Option<Dot>, TargetError> {
-    let decoded = segment.replace("%2e", ".").replace("%2E", ".");
-    let before_params = decoded.split(';').next().unwrap_or_default();
+    let decoded = percent_decoded(segment);
+    let before_params = decoded.split(|b| *b == b';').next().unwrap_or_default();
     let dot = match before_params {
-        "." => Dot::Current,
-        ".." => Dot::Parent,
+        b"." => Dot::Current,
+        b".." => Dot::Parent,
         _ => return Ok(None),
     };
-    if decoded != before_params {
+    if decoded.len() != before_params.len() {
         return Err(TargetError::Escapes);
     }
     Ok(Some(dot))
+}
+
+/// `segment` percent-decoded once (its escapes are valid: [`check_characters`] ran first).
+fn percent_decoded(segment: &str) -> Vec<u8> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok())
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Printable ASCII only, `%` always followed by two hex digits and never encoding `/`, `\` or
@@ -195,6 +220,12 @@ mod tests {
     fn path_parameters_hiding_a_dot_segment_are_refused() {
         let b = "https://api.example.com/v1";
         assert_eq!(to(b, "..;/admin", None), Err(TargetError::Escapes));
+        // Found by the proxy_target fuzzer: `;` percent-encoded.
+        assert_eq!(
+            to(b, "2/%2E%2E%3b2/%2E%2E%3b/", None),
+            Err(TargetError::Escapes)
+        );
+        assert_eq!(to(b, "..%3Bx/admin", None), Err(TargetError::Escapes));
         assert_eq!(to(b, "a/..;x/b", None), Err(TargetError::Escapes));
         assert_eq!(
             to(b, "a;v=1/b", None).unwrap(),
