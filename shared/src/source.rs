@@ -15,6 +15,9 @@ pub enum SourceError {
     /// The configuration itself is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The AWS SDK's HTTP client could not be built.
+    #[error("the AWS SDK's HTTP client")]
+    Tls(#[from] crate::tls::TlsError),
     /// Parameter Store could not be read.
     #[error("SSM Parameter Store: {0}")]
     Ssm(String),
@@ -24,11 +27,9 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-async fn ssm_client() -> Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    Client::new(&config)
+async fn ssm_client() -> Result<Client, SourceError> {
+    let config = crate::aws::defaults()?.load().await;
+    Ok(Client::new(&config))
 }
 
 /// The text of one (possibly SecureString) parameter.
@@ -92,7 +93,7 @@ pub async fn load() -> Result<Config, SourceError> {
     let config_parameter = env("AUTH_CONFIG_SSM_PARAMETER");
     let secrets_path = env("AUTH_SECRETS_PATH");
     let client = if config_parameter.is_some() || secrets_path.is_some() {
-        Some(ssm_client().await)
+        Some(ssm_client().await?)
     } else {
         None
     };

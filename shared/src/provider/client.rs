@@ -106,15 +106,17 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
-    /// Builds the client: connect ≤ 3 s, whole request ≤ 10 s, redirects not followed.
-    pub fn new() -> Result<Self, FetchError> {
+    /// Builds the client: connect ≤ 3 s, whole request ≤ 10 s, redirects not followed, the
+    /// roots of [`crate::tls::provider_config`].
+    pub fn new() -> Result<Self, crate::tls::TlsError> {
         let inner = reqwest::Client::builder()
+            .tls_backend_preconfigured(crate::tls::provider_config()?)
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(TOTAL_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("lambda-token-handler/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(FetchError::Other)?;
+            .map_err(|e| crate::tls::TlsError::Http(Box::new(e)))?;
         Ok(Self { inner })
     }
 }
