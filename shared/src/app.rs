@@ -33,9 +33,9 @@ pub enum StartupError {
     /// Encryption keys are required for a store outside this process.
     #[error("encryption.keys is required for DynamoDB")]
     NoKeys,
-    /// The table could not be created (`create_table = true`).
-    #[error("creating the table")]
-    Store(#[source] crate::store::StoreError),
+    /// The trusted certificate authorities could not be assembled.
+    #[error("assembling the trusted certificate authorities")]
+    Tls(#[source] crate::tls::TlsError),
 }
 
 /// Everything a request needs, built once per cold start: configuration, store, HTTP client,
@@ -68,7 +68,7 @@ impl std::ops::Deref for App {
 impl App {
     /// Builds the application from a configuration and a store.
     pub fn new(mut config: Config, store: Arc<dyn Store>) -> Result<Self, StartupError> {
-        let http = HttpClient::new().map_err(StartupError::Http)?;
+        let http = HttpClient::new().map_err(StartupError::Tls)?;
         let providers = std::mem::take(&mut config.providers)
             .into_iter()
             .map(|(id, cfg)| (id, Provider::new(cfg)))
@@ -104,11 +104,11 @@ impl App {
                     table: table.clone(),
                     endpoint: endpoint.clone(),
                     region: region.clone(),
+                    create_table: *create_table,
                 };
-                let store = DynamoStore::connect(&settings, keyring).await;
-                if *create_table {
-                    store.ensure_table().await.map_err(StartupError::Store)?;
-                }
+                let store = DynamoStore::connect(&settings, keyring)
+                    .await
+                    .map_err(StartupError::Tls)?;
                 Arc::new(store)
             }
         };

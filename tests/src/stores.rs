@@ -66,9 +66,12 @@ pub async fn dynamo_store(table: &str, keys: &[&str]) -> DynamoStore {
         table: table.to_owned(),
         endpoint: Some(dynamodb_endpoint().parse().expect("endpoint is a URL")),
         region: Some("us-east-1".into()),
+        create_table: false,
     };
     let keyring = Keyring::from_base64(keys).expect("test keys are valid");
-    let store = DynamoStore::connect(&settings, keyring).await;
+    let store = DynamoStore::connect(&settings, keyring)
+        .await
+        .expect("the AWS HTTP client builds");
     store
         .ensure_table()
         .await

@@ -762,3 +762,69 @@ async fn a_remembered_user_is_found_after_a_key_rotation(kind: &str) {
     let read = new_only.get_user(&apple(), "subject-ada", NOW).await;
     assert_eq!(read.unwrap(), Some(ada));
 }
+
+async fn store_on_a_missing_table(create_table: bool) -> (DynamoStore, String) {
+    let table = unique_table();
+    let settings = shared::store::dynamodb::DynamoSettings {
+        table: table.clone(),
+        endpoint: Some(integration_tests::dynamodb_endpoint().parse().unwrap()),
+        region: Some("us-east-1".into()),
+        create_table,
+    };
+    let keyring = Keyring::from_base64(&[KEY_A]).unwrap();
+    (
+        DynamoStore::connect(&settings, keyring).await.unwrap(),
+        table,
+    )
+}
+
+#[tokio::test]
+async fn with_create_table_the_first_request_creates_a_missing_table_and_succeeds() {
+    let (store, _) = store_on_a_missing_table(true).await;
+    // Connecting sent nothing; the first request finds no table, creates it and succeeds.
+    store
+        .put_transaction(&transaction("tx-first"))
+        .await
+        .unwrap();
+    let taken = store.take_transaction("tx-first", NOW).await.unwrap();
+    assert!(
+        taken.is_some(),
+        "the transaction was written after creating the table"
+    );
+    // Every kind of request works on the created table, reads included.
+    store.create_session(&session("s-1", "a")).await.unwrap();
+    assert!(store.get_session("s-1", NOW).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn with_create_table_concurrent_first_requests_all_succeed() {
+    let (store, _) = store_on_a_missing_table(true).await;
+    let store = Arc::new(store);
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            store
+                .put_transaction(&transaction(&format!("tx-{i}")))
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await
+            .unwrap()
+            .expect("each writer gets through while another creates the table");
+    }
+}
+
+#[tokio::test]
+async fn without_create_table_a_missing_table_is_the_store_being_unavailable() {
+    let (store, _) = store_on_a_missing_table(false).await;
+    let err = store
+        .put_transaction(&transaction("tx-first"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    // Nothing created it behind the caller's back.
+    let again = store.get_session("s-1", NOW).await.unwrap_err();
+    assert!(matches!(again, StoreError::Unavailable(_)), "{again:?}");
+}

@@ -14,6 +14,12 @@ pub(super) fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R
         .is_some_and(|c| c == "ConditionalCheckFailedException")
 }
 
+pub(super) fn is_missing_table<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.as_service_error()
+        .and_then(ProvideErrorMetadata::code)
+        .is_some_and(|c| c == "ResourceNotFoundException")
+}
+
 pub(super) fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,

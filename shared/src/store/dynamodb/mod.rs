@@ -1,17 +1,21 @@
 //! The DynamoDB backend: one table keyed by `pk`, TTL on `expires_at`. Every at-most-once
 //! change is a single conditional request, so concurrent Lambda instances cannot both win.
 
+use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use url::Url;
 
 mod attributes;
 mod table;
 
-use attributes::{from_dynamo, is_condition_failure, number, to_dynamo, unavailable};
+use attributes::{
+    from_dynamo, is_condition_failure, is_missing_table, number, to_dynamo, unavailable,
+};
 
 use super::item::{Attr, Codec, Item, attr, expires_at, kind, or_absent, pk};
 use super::{Handoff, Session, Store, StoreError, TokenSet, Transaction, UserRecord};
@@ -27,6 +31,9 @@ pub struct DynamoSettings {
     pub endpoint: Option<Url>,
     /// Region override.
     pub region: Option<String>,
+    /// Create the table when a request finds it missing (local runs; a deployment's table
+    /// comes from the SAM template). Costs nothing while the table exists.
+    pub create_table: bool,
 }
 
 /// Attempts per request: throttling and 5xx are retried with jittered exponential backoff.
@@ -41,6 +48,8 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     codec: Codec,
+    /// Create the table on first use when it is missing (`create_table = true`, local runs).
+    create_table: bool,
 }
 
 impl std::fmt::Debug for DynamoStore {
@@ -51,8 +60,12 @@ impl std::fmt::Debug for DynamoStore {
 
 impl DynamoStore {
     /// Builds the client once (per cold start) from the environment's credentials and region,
-    /// with bounded retries and timeouts.
-    pub async fn connect(settings: &DynamoSettings, keyring: Keyring) -> Self {
+    /// with bounded retries and timeouts. Sends nothing: the first request opens the
+    /// connection.
+    pub async fn connect(
+        settings: &DynamoSettings,
+        keyring: Keyring,
+    ) -> Result<Self, crate::tls::TlsError> {
         let retry = aws_config::retry::RetryConfig::standard()
             .with_max_attempts(MAX_ATTEMPTS)
             .with_initial_backoff(Duration::from_millis(50))
@@ -62,7 +75,7 @@ impl DynamoStore {
             .operation_attempt_timeout(ATTEMPT_TIMEOUT)
             .operation_timeout(OPERATION_TIMEOUT)
             .build();
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let mut loader = crate::aws::defaults()?
             .retry_config(retry)
             .timeout_config(timeouts);
         if let Some(region) = &settings.region {
@@ -81,22 +94,46 @@ impl DynamoStore {
             }
         }
         let config = loader.load().await;
-        Self {
+        Ok(Self {
             client: Client::new(&config),
             table: settings.table.clone(),
             codec: Codec::new(keyring),
+            create_table: settings.create_table,
+        })
+    }
+
+    /// Sends a request; when it finds the table missing and this store may create it, creates
+    /// the table and sends the request once more.
+    async fn send<T, E, R, F, Fut>(&self, request: F) -> Result<T, SdkError<E, R>>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, R>>>,
+        E: ProvideErrorMetadata,
+    {
+        let first = request().await;
+        match &first {
+            Err(e) if self.create_table && is_missing_table(e) => {
+                if let Err(e) = self.ensure_table().await {
+                    tracing::warn!(error = %crate::telemetry::Chain(&e), "could not create the table");
+                    return first;
+                }
+                request().await
+            }
+            _ => first,
         }
     }
 
     async fn put_new(&self, item: Item) -> Result<(), StoreError> {
         let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_dynamo(item)))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", attr::PK)
-            .send()
+            .send(|| {
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(to_dynamo(item.clone())))
+                    .condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", attr::PK)
+                    .send()
+            })
             .await;
         match result {
             Ok(_) => Ok(()),
@@ -109,12 +146,14 @@ impl DynamoStore {
     /// reads as absent.
     async fn get(&self, pk: String, kind: &str, now: u64) -> Result<Option<Item>, StoreError> {
         let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(attr::PK, AttributeValue::S(pk))
-            .consistent_read(true)
-            .send()
+            .send(|| {
+                self.client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key(attr::PK, AttributeValue::S(pk.clone()))
+                    .consistent_read(true)
+                    .send()
+            })
             .await
             .map_err(unavailable)?;
         Ok(out
@@ -127,12 +166,14 @@ impl DynamoStore {
     /// An item whose attributes have unexpected types reads as absent (it was edited).
     async fn take(&self, pk: String, now: u64) -> Result<Option<Item>, StoreError> {
         let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(attr::PK, AttributeValue::S(pk))
-            .return_values(ReturnValue::AllOld)
-            .send()
+            .send(|| {
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key(attr::PK, AttributeValue::S(pk.clone()))
+                    .return_values(ReturnValue::AllOld)
+                    .send()
+            })
             .await
             .map_err(unavailable)?;
         Ok(out
@@ -190,25 +231,27 @@ impl Store for DynamoStore {
         until: u64,
     ) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(attr::PK, AttributeValue::S(pk(kind::SESSION, key)))
-            .update_expression("SET #owner = :owner, #until = :until")
-            .condition_expression(
-                "attribute_exists(#pk) AND #version = :version AND #exp > :now \
-                 AND (attribute_not_exists(#until) OR #until <= :now)",
-            )
-            .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_names("#owner", attr::LEASE_OWNER)
-            .expression_attribute_names("#until", attr::LEASE_UNTIL)
-            .expression_attribute_names("#version", attr::VERSION)
-            .expression_attribute_names("#exp", attr::EXPIRES_AT)
-            .expression_attribute_values(":owner", AttributeValue::S(owner.to_owned()))
-            .expression_attribute_values(":until", number(until))
-            .expression_attribute_values(":version", number(version))
-            .expression_attribute_values(":now", number(now))
-            .send()
+            .send(|| {
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key(attr::PK, AttributeValue::S(pk(kind::SESSION, key)))
+                    .update_expression("SET #owner = :owner, #until = :until")
+                    .condition_expression(
+                        "attribute_exists(#pk) AND #version = :version AND #exp > :now \
+                     AND (attribute_not_exists(#until) OR #until <= :now)",
+                    )
+                    .expression_attribute_names("#pk", attr::PK)
+                    .expression_attribute_names("#owner", attr::LEASE_OWNER)
+                    .expression_attribute_names("#until", attr::LEASE_UNTIL)
+                    .expression_attribute_names("#version", attr::VERSION)
+                    .expression_attribute_names("#exp", attr::EXPIRES_AT)
+                    .expression_attribute_values(":owner", AttributeValue::S(owner.to_owned()))
+                    .expression_attribute_values(":until", number(until))
+                    .expression_attribute_values(":version", number(version))
+                    .expression_attribute_values(":now", number(now))
+                    .send()
+            })
             .await;
         match result {
             Ok(_) => Ok(()),
@@ -219,16 +262,18 @@ impl Store for DynamoStore {
 
     async fn release_refresh_lease(&self, key: &str, owner: &str) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(attr::PK, AttributeValue::S(pk(kind::SESSION, key)))
-            .update_expression("REMOVE #owner, #until")
-            .condition_expression("#owner = :owner")
-            .expression_attribute_names("#owner", attr::LEASE_OWNER)
-            .expression_attribute_names("#until", attr::LEASE_UNTIL)
-            .expression_attribute_values(":owner", AttributeValue::S(owner.to_owned()))
-            .send()
+            .send(|| {
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key(attr::PK, AttributeValue::S(pk(kind::SESSION, key)))
+                    .update_expression("REMOVE #owner, #until")
+                    .condition_expression("#owner = :owner")
+                    .expression_attribute_names("#owner", attr::LEASE_OWNER)
+                    .expression_attribute_names("#until", attr::LEASE_UNTIL)
+                    .expression_attribute_values(":owner", AttributeValue::S(owner.to_owned()))
+                    .send()
+            })
             .await;
         match result {
             // Not ours any more (taken over, or the session is gone): nothing to give up.
@@ -252,24 +297,28 @@ impl Store for DynamoStore {
             return Err(StoreError::Corrupt("tokens".into()));
         };
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(attr::PK, AttributeValue::S(pk(kind::SESSION, key)))
-            .update_expression("SET #tokens = :tokens, #version = :next REMOVE #owner, #until")
-            .condition_expression(
-                "attribute_exists(#pk) AND #version = :expected AND #owner = :owner",
-            )
-            .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_names("#tokens", attr::TOKENS)
-            .expression_attribute_names("#version", attr::VERSION)
-            .expression_attribute_names("#owner", attr::LEASE_OWNER)
-            .expression_attribute_names("#until", attr::LEASE_UNTIL)
-            .expression_attribute_values(":tokens", AttributeValue::S(sealed))
-            .expression_attribute_values(":next", number(expected_version + 1))
-            .expression_attribute_values(":expected", number(expected_version))
-            .expression_attribute_values(":owner", AttributeValue::S(owner.to_owned()))
-            .send()
+            .send(|| {
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key(attr::PK, AttributeValue::S(pk(kind::SESSION, key)))
+                    .update_expression(
+                        "SET #tokens = :tokens, #version = :next REMOVE #owner, #until",
+                    )
+                    .condition_expression(
+                        "attribute_exists(#pk) AND #version = :expected AND #owner = :owner",
+                    )
+                    .expression_attribute_names("#pk", attr::PK)
+                    .expression_attribute_names("#tokens", attr::TOKENS)
+                    .expression_attribute_names("#version", attr::VERSION)
+                    .expression_attribute_names("#owner", attr::LEASE_OWNER)
+                    .expression_attribute_names("#until", attr::LEASE_UNTIL)
+                    .expression_attribute_values(":tokens", AttributeValue::S(sealed.clone()))
+                    .expression_attribute_values(":next", number(expected_version + 1))
+                    .expression_attribute_values(":expected", number(expected_version))
+                    .expression_attribute_values(":owner", AttributeValue::S(owner.to_owned()))
+                    .send()
+            })
             .await;
         match result {
             Ok(_) => Ok(()),
@@ -280,12 +329,14 @@ impl Store for DynamoStore {
 
     async fn delete_session(&self, key: &str) -> Result<bool, StoreError> {
         let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(attr::PK, AttributeValue::S(pk(kind::SESSION, key)))
-            .return_values(ReturnValue::AllOld)
-            .send()
+            .send(|| {
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key(attr::PK, AttributeValue::S(pk(kind::SESSION, key)))
+                    .return_values(ReturnValue::AllOld)
+                    .send()
+            })
             .await
             .map_err(unavailable)?;
         Ok(out.attributes.is_some())
@@ -293,14 +344,16 @@ impl Store for DynamoStore {
 
     async fn delete_session_as_holder(&self, key: &str, owner: &str) -> Result<(), StoreError> {
         let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(attr::PK, AttributeValue::S(pk(kind::SESSION, key)))
-            .condition_expression("#owner = :owner")
-            .expression_attribute_names("#owner", attr::LEASE_OWNER)
-            .expression_attribute_values(":owner", AttributeValue::S(owner.to_owned()))
-            .send()
+            .send(|| {
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key(attr::PK, AttributeValue::S(pk(kind::SESSION, key)))
+                    .condition_expression("#owner = :owner")
+                    .expression_attribute_names("#owner", attr::LEASE_OWNER)
+                    .expression_attribute_values(":owner", AttributeValue::S(owner.to_owned()))
+                    .send()
+            })
             .await;
         match result {
             Ok(_) => Ok(()),
@@ -310,13 +363,16 @@ impl Store for DynamoStore {
     }
 
     async fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_dynamo(self.codec.user_to_item(user)?)))
-            .send()
-            .await
-            .map_err(unavailable)?;
+        let item = to_dynamo(self.codec.user_to_item(user)?);
+        self.send(|| {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item.clone()))
+                .send()
+        })
+        .await
+        .map_err(unavailable)?;
         Ok(())
     }
 
