@@ -1,5 +1,7 @@
 //! The Lambda entry point every function binary calls: telemetry, configuration and clients
-//! once per cold start, then the runtime loop.
+//! once per cold start, then the runtime loop. The binaries run it on a current-thread tokio
+//! runtime: Lambda hands an instance one event at a time, so worker threads would only add
+//! start-up work and cross-thread wake-ups to every request.
 //!
 //! API Gateway events pass one check before lambda_http turns them into requests: lambda_http
 //! panics (and Lambda then answers 500) on a `Host`, `X-Forwarded-Proto`, path or raw query

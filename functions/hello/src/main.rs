@@ -3,7 +3,7 @@
 
 use shared::authorized::{AuthorizedUser, hello};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), shared::lambda::Error> {
     shared::telemetry::init();
     let handler = lambda_http::service_fn(|req: lambda_http::Request| async move {

@@ -1,6 +1,6 @@
 //! The `login` Lambda function: wiring only; see `shared::app::Function::Login` for its routes.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), shared::lambda::Error> {
     shared::lambda::run(shared::app::Function::Login).await
 }

@@ -1,6 +1,6 @@
 //! The `refresh` Lambda function: wiring only; see `shared::app::Function::Refresh` for its routes.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), shared::lambda::Error> {
     shared::lambda::run(shared::app::Function::Refresh).await
 }

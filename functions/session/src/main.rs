@@ -1,6 +1,6 @@
 //! The `session` Lambda function: wiring only; see `shared::app::Function::Session` for its routes.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), shared::lambda::Error> {
     shared::lambda::run(shared::app::Function::Session).await
 }
