@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod authorized;
+pub mod aws;
 pub mod caller;
 pub mod clock;
 pub mod config;
@@ -24,6 +25,7 @@ pub mod secret;
 pub mod source;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod types;
 
 pub use app::App;
