@@ -119,6 +119,11 @@ pub struct Behavior {
     pub authorize_iss: Option<Option<String>>,
     /// `/userinfo` answers with this status (and a JSON error body).
     pub userinfo_error: Option<u16>,
+    // --- discovery ---
+    /// `GET /.well-known/openid-configuration` sleeps this long before answering.
+    pub discovery_delay_ms: Option<u64>,
+    /// `GET /.well-known/openid-configuration` answers with this status (and a JSON error).
+    pub discovery_error: Option<u16>,
     // --- signing keys ---
     /// `GET /jwks` sleeps this long before answering.
     pub jwks_delay_ms: Option<u64>,

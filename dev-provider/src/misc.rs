@@ -7,14 +7,26 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::util::{json_no_store, oauth_error, parse_form, single_nonempty};
 use crate::{DevProvider, html};
 
-/// `GET /.well-known/openid-configuration`.
-pub(crate) async fn discovery(State(p): State<DevProvider>) -> Json<Value> {
-    p.lock().stats.discovery_requests += 1;
+/// `GET /.well-known/openid-configuration`, after the configured delay, or the configured
+/// error status.
+pub(crate) async fn discovery(State(p): State<DevProvider>) -> Response {
+    let (delay, error) = {
+        let mut st = p.lock();
+        st.stats.discovery_requests += 1;
+        (st.behavior.discovery_delay_ms, st.behavior.discovery_error)
+    };
+    if let Some(ms) = delay {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+    if let Some(status) = error {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        return (status, Json(json!({"error": "temporarily_unavailable"}))).into_response();
+    }
     Json(json!({
         "issuer": p.issuer(),
         "authorization_endpoint": p.endpoint("/authorize"),
@@ -38,6 +50,7 @@ pub(crate) async fn discovery(State(p): State<DevProvider>) -> Json<Value> {
         ],
         "authorization_response_iss_parameter_supported": true,
     }))
+    .into_response()
 }
 
 /// `GET /jwks`: only the current signing key, after the configured delay and with the

@@ -107,6 +107,11 @@ async fn run() -> Result<(), String> {
     let app = App::from_config(config)
         .await
         .map_err(|e| shared::telemetry::Chain(&e).to_string())?;
+    // A server, unlike a Lambda instance, can afford readiness before its first request: with
+    // `create_table = true` the table exists once the runner listens.
+    app.prepare_store()
+        .await
+        .map_err(|e| format!("preparing the store: {}", shared::telemetry::Chain(&e)))?;
     let app = Arc::new(app);
     let protected = Arc::clone(&app);
     let hello = get(move |req: Request| me_hello(Arc::clone(&protected), req));

@@ -145,6 +145,11 @@ impl App {
         self.handle_for(Function::All, req).await
     }
 
+    /// Makes the store ready before the first request ([`Store::prepare`]): for servers.
+    pub async fn prepare_store(&self) -> Result<(), crate::store::StoreError> {
+        self.store.prepare().await
+    }
+
     /// Answers an API Gateway authorizer event (payload 2.0) with a simple response; a store
     /// failure is an error (API Gateway then answers 500 and caches nothing).
     pub async fn authorize(
@@ -159,9 +164,14 @@ impl App {
 
     /// Handles a request as `function` would: routes of other functions answer 404.
     pub async fn handle_for(&self, function: Function, req: Request) -> Response {
-        let router = self.routers[function as usize]
-            .get_or_init(|| crate::routes::router(Arc::clone(&self.shared), function));
-        crate::routes::serve(router, req).await
+        crate::routes::serve(self.router(function), req).await
+    }
+
+    /// `function`'s route table, built on first use; a Lambda binary builds its own at start-up
+    /// so that the first request does not pay for it.
+    pub fn router(&self, function: Function) -> &axum::Router {
+        self.routers[function as usize]
+            .get_or_init(|| crate::routes::router(Arc::clone(&self.shared), function))
     }
 }
 

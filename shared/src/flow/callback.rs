@@ -185,7 +185,7 @@ pub async fn complete(
         tracing::warn!(reason = %reason, "login failed");
         Outcome::Redirect(tx.error_location("login_failed"))
     };
-    let metadata = match provider.metadata(deps.http).await {
+    let metadata = match provider.metadata(deps).await {
         Ok(m) => m,
         Err(e) => return Ok(fail(&Chain(&e))),
     };

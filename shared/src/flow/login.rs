@@ -109,7 +109,7 @@ pub async fn start(
     provider: &Provider,
     request: LoginRequest,
 ) -> Result<LoginStarted, ApiError> {
-    let metadata = provider.metadata(deps.http).await.map_err(|e| {
+    let metadata = provider.metadata(deps).await.map_err(|e| {
         tracing::warn!(error = %crate::telemetry::Chain(&e), "discovery failed");
         ApiError::ProviderUnavailable
     })?;

@@ -27,7 +27,7 @@ pub async fn logout(
     let session = info(deps, key).await?;
     let mut end_session_url = None;
     if let Some(provider) = providers.get(&session.provider)
-        && let Ok(metadata) = provider.metadata(deps.http).await
+        && let Ok(metadata) = provider.metadata(deps).await
     {
         // Best effort: the session is deleted whatever the provider answers.
         match logout::end_grant(deps.http, &provider.config, &metadata, &session.tokens).await {

@@ -6,6 +6,7 @@ use url::Url;
 use super::ProviderError;
 use super::client::{self, Outbound};
 use crate::config::Endpoints;
+use crate::deps::Deps;
 use crate::types::is_loopback;
 
 /// The parts of the discovery document the token handler uses.
@@ -75,8 +76,74 @@ impl Metadata {
     }
 }
 
-/// Fetches `{issuer}/.well-known/openid-configuration` and checks it.
-pub async fn fetch(http: &dyn Outbound, issuer: &str) -> Result<Metadata, ProviderError> {
+/// How long a discovery document one instance fetched serves other instances from the store.
+pub const SHARED_FOR: u64 = 10 * 60;
+/// A provider that answers faster than this is not worth a copy in the store: reading the copy
+/// would cost about as much. (So providers on loopback, as in tests, are never copied.)
+pub const WORTH_SHARING: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The store's name for `issuer`'s discovery document.
+fn document_name(issuer: &str) -> String {
+    format!("openid-configuration {issuer}")
+}
+
+/// The discovery document of `issuer` for an instance that has none yet: from the provider or
+/// from the store, whichever answers first with a usable one.
+///
+/// A cold instance asks both at once. Over a real network the store wins: its connection is
+/// one the request opens anyway, where the provider's costs a TLS handshake (50–200 ms). When
+/// the store has nothing (or only an edited or expired copy), the provider's answer is used
+/// and, when it took at least [`WORTH_SHARING`], kept in the store for [`SHARED_FOR`], so the
+/// next cold instance finds it. When the provider answers first, its answer is used as it is.
+/// A stored copy passes the same checks as a fetched one; a provider failure falls back to a
+/// live stored copy. Stores that are not shared between instances keep nothing.
+pub async fn fetch_shared(deps: Deps<'_>, issuer: &str) -> Result<Metadata, ProviderError> {
+    let name = document_name(issuer);
+    let started = deps.clock.monotonic();
+    let network = async {
+        let body = fetch_body(deps.http, issuer).await?;
+        let metadata = parse(&body, issuer)?;
+        Ok::<_, ProviderError>((metadata, body))
+    };
+    let stored = async {
+        match deps.store.get_document(&name, deps.now()).await {
+            Ok(Some(text)) => parse(text.as_bytes(), issuer).ok(),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %crate::telemetry::Chain(&e), "stored discovery document unreadable");
+                None
+            }
+        }
+    };
+    tokio::pin!(network, stored);
+    let from_store = tokio::select! {
+        fetched = &mut network => {
+            return match fetched {
+                Ok((metadata, _)) => Ok(metadata),
+                Err(e) => stored.await.ok_or(e),
+            };
+        }
+        from_store = &mut stored => from_store,
+    };
+    if let Some(metadata) = from_store {
+        return Ok(metadata);
+    }
+    let (metadata, body) = network.await?;
+    let slow = deps.clock.monotonic().saturating_sub(started) >= WORTH_SHARING;
+    if slow
+        && let Ok(text) = std::str::from_utf8(&body)
+        && let Err(e) = deps
+            .store
+            .put_document(&name, text, deps.now() + SHARED_FOR)
+            .await
+    {
+        tracing::warn!(error = %crate::telemetry::Chain(&e), "could not share the discovery document");
+    }
+    Ok(metadata)
+}
+
+/// The body of `{issuer}/.well-known/openid-configuration`, when it answered 200.
+async fn fetch_body(http: &dyn Outbound, issuer: &str) -> Result<Vec<u8>, ProviderError> {
     let url = format!(
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
@@ -98,7 +165,12 @@ pub async fn fetch(http: &dyn Outbound, issuer: &str) -> Result<Metadata, Provid
             fetched.status
         )));
     }
-    let metadata: Metadata = serde_json::from_slice(&fetched.body)
+    Ok(fetched.body)
+}
+
+/// A discovery document of `issuer`, checked: its issuer, a `jwks_uri`, https endpoints.
+fn parse(body: &[u8], issuer: &str) -> Result<Metadata, ProviderError> {
+    let metadata: Metadata = serde_json::from_slice(body)
         .map_err(|e| ProviderError::Invalid(format!("discovery document: {e}")))?;
     if metadata.jwks_uri.is_none() {
         return Err(ProviderError::Invalid(

@@ -17,7 +17,8 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 use crate::config::{ProviderConfig, ProviderKind};
-use client::{FetchError, Outbound};
+use crate::deps::Deps;
+use client::FetchError;
 use discovery::Metadata;
 use jwks::JwksCache;
 
@@ -138,15 +139,16 @@ impl Provider {
         }
     }
 
-    /// The provider's endpoints: for OIDC the discovery document (fetched on first use and
-    /// kept; a failed fetch is retried next time) with the configured overrides, for plain
-    /// OAuth 2.0 the configured ones.
-    pub async fn metadata(&self, http: &dyn Outbound) -> Result<Arc<Metadata>, ProviderError> {
+    /// The provider's endpoints: for OIDC the discovery document (on first use, from the
+    /// provider or the store, see [`discovery::fetch_shared`], then kept; a failed fetch is
+    /// retried next time) with the configured overrides, for plain OAuth 2.0 the configured
+    /// ones.
+    pub async fn metadata(&self, deps: Deps<'_>) -> Result<Arc<Metadata>, ProviderError> {
         self.metadata
             .get_or_try_init(|| async {
                 let endpoints = &self.config.endpoints;
                 let metadata = match &self.config.kind {
-                    ProviderKind::Oidc { issuer } => discovery::fetch(http, issuer).await?,
+                    ProviderKind::Oidc { issuer } => discovery::fetch_shared(deps, issuer).await?,
                     ProviderKind::OAuth2 { .. } => Metadata::from_endpoints(endpoints)?,
                 };
                 Ok(Arc::new(metadata.with_overrides(endpoints)))

@@ -31,7 +31,7 @@ pub type Item = BTreeMap<String, Attr>;
 pub mod attr {
     /// Partition key.
     pub const PK: &str = "pk";
-    /// Item type: `tx`, `session`, `handoff` or `user`.
+    /// Item type: `tx`, `session`, `handoff`, `user` or `doc`.
     pub const TYPE: &str = "type";
     /// TTL, unix seconds.
     pub const EXPIRES_AT: &str = "expires_at";
@@ -59,6 +59,8 @@ pub mod kind {
     pub const HANDOFF: &str = "handoff";
     /// What is remembered about a user across logins.
     pub const USER: &str = "user";
+    /// A provider's public document (its discovery document), shared between instances.
+    pub const DOC: &str = "doc";
 }
 
 /// The table key of a record of `kind` stored under the (already hashed) `key`.
@@ -440,6 +442,53 @@ impl Codec {
             profile: s.profile,
             expires_at,
         })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct DocumentSeal {
+    name: String,
+    body: String,
+    expires_at: u64,
+}
+
+impl Codec {
+    /// The table key of the document called `name` (a SHA-256 of the name: names are public).
+    pub fn document_pk(name: &str) -> String {
+        pk(kind::DOC, &crate::crypto::sha256_b64url(name.as_bytes()))
+    }
+
+    /// A document as an item. Sealed although public, so an edited row reads as absent.
+    pub fn document_to_item(
+        &self,
+        name: &str,
+        body: &str,
+        expires_at: u64,
+    ) -> Result<Item, StoreError> {
+        let pk = Self::document_pk(name);
+        let seal = DocumentSeal {
+            name: name.to_owned(),
+            body: body.to_owned(),
+            expires_at,
+        };
+        let aad = Self::aad(&pk, kind::DOC, attr::SEALED, None);
+        let mut item = Item::new();
+        item.insert(attr::SEALED.into(), self.seal(&aad, attr::SEALED, &seal)?);
+        item.insert(attr::PK.into(), Attr::S(pk));
+        item.insert(attr::TYPE.into(), Attr::S(kind::DOC.into()));
+        item.insert(attr::EXPIRES_AT.into(), Attr::N(expires_at));
+        Ok(item)
+    }
+
+    /// An item as the body of the document `name`: it must say so inside its seal.
+    pub fn document_from_item(&self, name: &str, item: &Item) -> Result<String, StoreError> {
+        Self::check_kind(item, kind::DOC)?;
+        let s: DocumentSeal = self.open(item, kind::DOC, attr::SEALED, None)?;
+        Self::check_expiry(item, s.expires_at)?;
+        if s.name != name {
+            return Err(corrupt("doc"));
+        }
+        Ok(s.body)
     }
 }
 

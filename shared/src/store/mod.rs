@@ -224,6 +224,30 @@ pub trait Store: Send + Sync {
         subject: &str,
         now: u64,
     ) -> Result<Option<UserRecord>, StoreError>;
+
+    /// Makes the store ready for requests where that is a separate step (DynamoDB with
+    /// `create_table = true` creates a missing table); long-running servers call it at
+    /// start-up, Lambda functions leave it to the first request.
+    async fn prepare(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Keeps a provider's public document called `name` until `expires_at`, replacing what
+    /// was, for other instances ([`crate::provider::discovery::fetch_shared`]). A store that
+    /// is not shared between instances need not keep it.
+    async fn put_document(
+        &self,
+        _name: &str,
+        _body: &str,
+        _expires_at: u64,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The document called `name`, unless it has expired at `now`.
+    async fn get_document(&self, _name: &str, _now: u64) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// Raw access to stored items, for tests and operators: what a table scan would show, and

@@ -42,4 +42,5 @@ mod providers;
 mod proxy;
 mod refresh;
 mod session;
+mod shared_discovery;
 mod store;

@@ -191,7 +191,7 @@ pub async fn token_for(
         return Err(ApiError::ReauthRequired);
     };
     // Discovery (cached after the first call) happens before the lease, never on its time.
-    let metadata = match deadline.within(provider.metadata(deps.http)).await {
+    let metadata = match deadline.within(provider.metadata(deps)).await {
         Ok(Ok(m)) => m,
         _ => return Err(ApiError::ProviderUnavailable),
     };

@@ -376,6 +376,39 @@ impl Store for DynamoStore {
         Ok(())
     }
 
+    async fn prepare(&self) -> Result<(), StoreError> {
+        if self.create_table {
+            self.ensure_table().await?;
+        }
+        Ok(())
+    }
+
+    async fn put_document(
+        &self,
+        name: &str,
+        body: &str,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let item = to_dynamo(self.codec.document_to_item(name, body, expires_at)?);
+        self.send(|| {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item.clone()))
+                .send()
+        })
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_document(&self, name: &str, now: u64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .get(Codec::document_pk(name), kind::DOC, now)
+            .await?
+            .and_then(|item| or_absent(self.codec.document_from_item(name, &item), kind::DOC)))
+    }
+
     async fn get_user(
         &self,
         provider: &ProviderId,
