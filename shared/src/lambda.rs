@@ -24,6 +24,7 @@ use crate::edge::{ApiError, Request};
 /// Runs `function` under the Lambda runtime. A bad configuration stops start-up with one message.
 pub async fn run(function: Function) -> Result<(), Error> {
     let app = start().await?;
+    app.router(function);
     let handler = service_fn(move |req: Request| {
         let app = Arc::clone(&app);
         async move { Ok::<_, std::convert::Infallible>(app.handle_for(function, req).await) }
