@@ -78,6 +78,9 @@ impl Metadata {
 
 /// How long a discovery document one instance fetched serves other instances from the store.
 pub const SHARED_FOR: u64 = 10 * 60;
+/// How long a cold instance waits for the provider before it asks the store as well: a provider
+/// that answers sooner (a fast network) costs no store request at all.
+pub const ASK_THE_STORE_AFTER: std::time::Duration = std::time::Duration::from_millis(20);
 /// A provider that answers faster than this is not worth a copy in the store: reading the copy
 /// would cost about as much. (So providers on loopback, as in tests, are never copied.)
 pub const WORTH_SHARING: std::time::Duration = std::time::Duration::from_millis(50);
@@ -90,8 +93,9 @@ fn document_name(issuer: &str) -> String {
 /// The discovery document of `issuer` for an instance that has none yet: from the provider or
 /// from the store, whichever answers first with a usable one.
 ///
-/// A cold instance asks both at once. Over a real network the store wins: its connection is
-/// one the request opens anyway, where the provider's costs a TLS handshake (50–200 ms). When
+/// A cold instance asks the provider, and the store too once the provider has kept it waiting
+/// [`ASK_THE_STORE_AFTER`]. Over a real network the store then wins: its connection is one the
+/// request opens anyway, where the provider's costs a TLS handshake (50–200 ms). When
 /// the store has nothing (or only an edited or expired copy), the provider's answer is used
 /// and, when it took at least [`WORTH_SHARING`], kept in the store for [`SHARED_FOR`], so the
 /// next cold instance finds it. When the provider answers first, its answer is used as it is.
@@ -106,6 +110,7 @@ pub async fn fetch_shared(deps: Deps<'_>, issuer: &str) -> Result<Metadata, Prov
         Ok::<_, ProviderError>((metadata, body))
     };
     let stored = async {
+        deps.clock.sleep(ASK_THE_STORE_AFTER).await;
         match deps.store.get_document(&name, deps.now()).await {
             Ok(Some(text)) => parse(text.as_bytes(), issuer).ok(),
             Ok(None) => None,
