@@ -10,17 +10,20 @@ use shared::store::item::{Attr, attr, kind};
 /// A harness on DynamoDB whose provider took longer than [`WORTH_SHARING`] to serve discovery
 /// once, so the first instance's sign-in left the document in the table.
 async fn document_shared_by_a_slow_first_instance() -> Harness {
-    let h = Harness::builder()
-        .backend(BackendKind::Dynamodb)
-        .spawn()
-        .await;
+    let h = signed_in_through_a_slow_discovery(BackendKind::Dynamodb).await;
+    assert_eq!(h.stats().discovery_requests, 1);
+    assert_eq!(documents(&h).await.len(), 1, "the slow answer was shared");
+    h
+}
+
+/// A harness on `backend` after one sign-in whose discovery took 4 × [`WORTH_SHARING`].
+async fn signed_in_through_a_slow_discovery(backend: BackendKind) -> Harness {
+    let h = Harness::builder().backend(backend).spawn().await;
     h.set_behavior(Behavior {
         discovery_delay_ms: Some(WORTH_SHARING.as_millis() as u64 * 4),
         ..Behavior::default()
     });
     h.browser().sign_in("dev", "alice").await;
-    assert_eq!(h.stats().discovery_requests, 1);
-    assert_eq!(documents(&h).await.len(), 1, "the slow answer was shared");
     h
 }
 
@@ -32,6 +35,15 @@ async fn documents(h: &Harness) -> Vec<shared::store::item::Item> {
         .into_iter()
         .filter(|i| i.get(attr::TYPE) == Some(&Attr::S(kind::DOC.into())))
         .collect()
+}
+
+/// With the provider failing discovery, a new instance's login is 503 `provider_unavailable`:
+/// the stored copy was not used.
+async fn assert_a_new_instance_cannot_start_a_login_while_discovery_fails(h: &Harness) {
+    h.set_behavior(provider_cannot_serve_discovery());
+    let mut browser = h.browser().on(h.another_instance().await);
+    let reply = browser.start_login("dev", None).await;
+    reply.assert_error(503, "provider_unavailable");
 }
 
 fn provider_cannot_serve_discovery() -> Behavior {
@@ -93,12 +105,7 @@ async fn an_edited_shared_document_is_ignored() {
     };
     edited.insert(attr::EXPIRES_AT.into(), Attr::N(expires_at + 3600));
     h.store.put_raw(edited).await.unwrap();
-    h.set_behavior(provider_cannot_serve_discovery());
-
-    let mut browser = h.browser().on(h.another_instance().await);
-    let reply = browser.start_login("dev", None).await;
-
-    reply.assert_error(503, "provider_unavailable");
+    assert_a_new_instance_cannot_start_a_login_while_discovery_fails(&h).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -108,26 +115,12 @@ async fn an_expired_shared_document_is_ignored() {
     }
     let h = document_shared_by_a_slow_first_instance().await;
     h.clock.advance(SHARED_FOR + 1);
-    h.set_behavior(provider_cannot_serve_discovery());
-
-    let mut browser = h.browser().on(h.another_instance().await);
-    let reply = browser.start_login("dev", None).await;
-
-    reply.assert_error(503, "provider_unavailable");
+    assert_a_new_instance_cannot_start_a_login_while_discovery_fails(&h).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_embedded_store_shares_nothing() {
-    let h = Harness::builder()
-        .backend(BackendKind::Memory)
-        .spawn()
-        .await;
-    h.set_behavior(Behavior {
-        discovery_delay_ms: Some(WORTH_SHARING.as_millis() as u64 * 4),
-        ..Behavior::default()
-    });
-
-    h.browser().sign_in("dev", "alice").await;
+    let h = signed_in_through_a_slow_discovery(BackendKind::Memory).await;
 
     assert!(documents(&h).await.is_empty());
 }

@@ -142,6 +142,21 @@ impl DynamoStore {
         }
     }
 
+    /// Writes an item, replacing any item under its key.
+    async fn put(&self, item: Item) -> Result<(), StoreError> {
+        let item = to_dynamo(item);
+        self.send(|| {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item.clone()))
+                .send()
+        })
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
     /// Reads a live item (strongly consistent); an item whose attributes have unexpected types
     /// reads as absent.
     async fn get(&self, pk: String, kind: &str, now: u64) -> Result<Option<Item>, StoreError> {
@@ -363,17 +378,7 @@ impl Store for DynamoStore {
     }
 
     async fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
-        let item = to_dynamo(self.codec.user_to_item(user)?);
-        self.send(|| {
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item.clone()))
-                .send()
-        })
-        .await
-        .map_err(unavailable)?;
-        Ok(())
+        self.put(self.codec.user_to_item(user)?).await
     }
 
     async fn prepare(&self) -> Result<(), StoreError> {
@@ -389,17 +394,8 @@ impl Store for DynamoStore {
         body: &str,
         expires_at: u64,
     ) -> Result<(), StoreError> {
-        let item = to_dynamo(self.codec.document_to_item(name, body, expires_at)?);
-        self.send(|| {
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item.clone()))
-                .send()
-        })
-        .await
-        .map_err(unavailable)?;
-        Ok(())
+        self.put(self.codec.document_to_item(name, body, expires_at)?)
+            .await
     }
 
     async fn get_document(&self, name: &str, now: u64) -> Result<Option<String>, StoreError> {
