@@ -35,8 +35,8 @@ pub enum TlsError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// A certificate could not be used as a trust anchor.
-    #[error("a certificate in SSL_CERT_FILE is not a usable root")]
+    /// The TLS configuration could not be built.
+    #[error("building the TLS configuration")]
     BadRoot(#[source] rustls::Error),
     /// The provider HTTP client could not be built with these roots.
     #[error("building the provider HTTP client")]
@@ -81,8 +81,17 @@ fn provider_roots(extra: Option<&(String, Vec<u8>)>) -> Result<rustls::RootCertS
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
     if let Some((path, pem)) = extra {
-        for cert in certificates(path, pem)? {
-            roots.add(cert).map_err(TlsError::BadRoot)?;
+        // A bundle may hold certificates webpki cannot use as anchors (old v1 roots): skip
+        // those, as browsers do, but not all of them.
+        let (added, skipped) = roots.add_parsable_certificates(certificates(path, pem)?);
+        if added == 0 {
+            return Err(TlsError::ExtraRoots {
+                path: path.clone(),
+                source: "no certificate usable as a root".into(),
+            });
+        }
+        if skipped > 0 {
+            tracing::warn!(path = %path, skipped, "SSL_CERT_FILE: certificates not usable as roots were skipped");
         }
     }
     Ok(roots)
@@ -153,5 +162,11 @@ mod tests {
         assert_eq!(with_extra, mozilla + 5);
         let empty = ("empty.pem".to_owned(), Vec::new());
         assert!(provider_roots(Some(&empty)).is_err());
+        // A bundle of which nothing is usable as a root is refused too.
+        let mut junk = b"-----BEGIN CERTIFICATE-----\n".to_vec();
+        junk.extend_from_slice(b"MIIBAA==\n-----END CERTIFICATE-----\n");
+        let unusable = ("junk.pem".to_owned(), junk);
+        let err = provider_roots(Some(&unusable)).unwrap_err();
+        assert!(err.to_string().contains("junk.pem"), "{err}");
     }
 }
