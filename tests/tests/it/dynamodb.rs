@@ -160,6 +160,40 @@ async fn configured_dynamodb_store_creates_its_table_and_serves_a_login() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_prepares_its_store_has_the_table_before_any_request() {
+    if !integration_tests::dynamodb_or_skip(
+        "a_server_that_prepares_its_store_has_the_table_before_any_request",
+    ) {
+        return;
+    }
+    let table = unique_table();
+    let app = app_on_dynamodb(
+        &table,
+        &dynamodb_endpoint(),
+        "https://issuer.example.test",
+        true,
+    )
+    .await;
+    let settings = shared::store::dynamodb::DynamoSettings {
+        table: table.clone(),
+        endpoint: Some(dynamodb_endpoint().parse().unwrap()),
+        region: Some("us-east-1".into()),
+        create_table: false,
+    };
+    let keyring = shared::crypto::Keyring::from_base64(&[TEST_KEY]).unwrap();
+    let inspect = shared::store::dynamodb::DynamoStore::connect(&settings, keyring)
+        .await
+        .unwrap();
+    // A Lambda instance sends nothing at start-up: no table yet.
+    assert!(inspect.scan().await.is_err(), "no table before a request");
+
+    // The local runner prepares its store when it starts.
+    app.prepare_store().await.unwrap();
+
+    assert_eq!(inspect.scan().await.unwrap().len(), 0, "an empty table");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn unreachable_dynamodb_answers_store_unavailable_quickly() {
     let (provider, server) = dev_provider::DevProvider::spawn(vec![dev_provider::Client {
         client_id: "c".into(),
