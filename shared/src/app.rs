@@ -27,9 +27,6 @@ pub enum StartupError {
     /// The configuration could not be read from its source.
     #[error("reading the configuration")]
     Source(#[source] crate::source::SourceError),
-    /// The outbound HTTP client could not be built.
-    #[error("building the HTTP client")]
-    Http(#[source] crate::provider::client::FetchError),
     /// Encryption keys are required for a store outside this process.
     #[error("encryption.keys is required for DynamoDB")]
     NoKeys,
