@@ -28,6 +28,19 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 const DEMO_PAGE: &str = include_str!("demo.html");
+/// The browser client (`clients/js/`), served for the demo page at `/client/index.js`.
+const CLIENT_JS: &str = include_str!("../../clients/js/index.js");
+
+/// `GET /client/index.js`: the browser client as a JavaScript module.
+async fn client_js() -> impl IntoResponse {
+    (
+        [
+            (http::header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (http::header::CACHE_CONTROL, "no-cache"),
+        ],
+        CLIENT_JS,
+    )
+}
 
 /// Serves every route of the token handler on one address, from the Lambda functions' handlers.
 #[derive(clap::Parser)]
@@ -117,6 +130,7 @@ async fn run() -> Result<(), String> {
     let hello = get(move |req: Request| me_hello(Arc::clone(&protected), req));
     let router = router
         .route("/", get(move || async move { Html(page.clone()) }))
+        .route("/client/index.js", get(client_js))
         .route("/me/hello", hello.clone())
         .route("/app/me/hello", hello)
         .fallback(move |req: Request| forward(Arc::clone(&app), req));
@@ -143,7 +157,7 @@ async fn me_hello(app: Arc<App>, req: Request) -> Response {
 /// Serves HTTP/1.1 with a header-read timeout on every connection.
 async fn serve(listener: tokio::net::TcpListener, router: Router) -> Result<(), String> {
     loop {
-        let (stream, _) = match listener.accept().await {
+        let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors and the like: wait instead of spinning.
@@ -152,7 +166,16 @@ async fn serve(listener: tokio::net::TcpListener, router: Router) -> Result<(), 
                 continue;
             }
         };
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        // The connection's address is the client's, as API Gateway's `sourceIp` would be.
+        let client = shared::events::ClientIp(peer.ip().to_string());
+        let service =
+            hyper_util::service::TowerToHyperService::new(tower::ServiceExt::map_request(
+                router.clone(),
+                move |mut req: http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(client.clone());
+                    req
+                },
+            ));
         tokio::spawn(async move {
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())

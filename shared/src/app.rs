@@ -7,6 +7,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, StoreConfig};
 use crate::deps::Deps;
 use crate::edge::{Cookies, Request, Response};
+use crate::events::{self, EventLog};
 use crate::flow::Settings;
 use crate::provider::client::HttpClient;
 use crate::provider::{Provider, Providers};
@@ -52,6 +53,7 @@ pub struct Shared {
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
     cookies: Cookies,
+    events: EventLog,
 }
 
 impl std::ops::Deref for App {
@@ -64,7 +66,26 @@ impl std::ops::Deref for App {
 
 impl App {
     /// Builds the application from a configuration and a store.
-    pub fn new(mut config: Config, store: Arc<dyn Store>) -> Result<Self, StartupError> {
+    pub fn new(config: Config, store: Arc<dyn Store>) -> Result<Self, StartupError> {
+        let hash_key = config
+            .encryption
+            .as_ref()
+            .and_then(|k| k.derived_key(events::HASH_KEY_LABEL).ok());
+        Self::build(config, store, hash_key)
+    }
+
+    /// [`App::new`] with the key security events hash subjects and sessions under (derived
+    /// from the first encryption key, so hashes match across instances); `None`: a random one.
+    fn build(
+        mut config: Config,
+        store: Arc<dyn Store>,
+        hash_key: Option<aws_lc_rs::hmac::Key>,
+    ) -> Result<Self, StartupError> {
+        let sink: Arc<dyn events::Sink> = Arc::new(events::Stdout);
+        let events = match hash_key {
+            Some(key) => EventLog::new(sink, key),
+            None => EventLog::ephemeral(sink),
+        };
         let http = HttpClient::new().map_err(StartupError::Tls)?;
         let providers = std::mem::take(&mut config.providers)
             .into_iter()
@@ -79,12 +100,16 @@ impl App {
             providers,
             clock: Arc::new(SystemClock),
             random: Arc::new(OsRandom),
+            events,
         }))
     }
 
     /// Builds the application with the store the configuration names (clients built once).
     pub async fn from_config(mut config: Config) -> Result<Self, StartupError> {
         let keyring = config.encryption.take();
+        let hash_key = keyring
+            .as_ref()
+            .and_then(|k| k.derived_key(events::HASH_KEY_LABEL).ok());
         let store: Arc<dyn Store> = match &config.store {
             StoreConfig::Memory => Arc::new(match keyring {
                 Some(k) => MemoryStore::with_keyring(k),
@@ -109,7 +134,7 @@ impl App {
                 Arc::new(store)
             }
         };
-        Self::new(config, store)
+        Self::build(config, store, hash_key)
     }
 
     fn from_shared(shared: Shared) -> Self {
@@ -127,6 +152,17 @@ impl App {
     /// Replaces the source of randomness (tests).
     pub fn with_random(self, random: Arc<dyn Random>) -> Self {
         self.with_parts(|s| s.random = random)
+    }
+
+    /// Writes security events (and metrics) to `sink` instead of standard output (tests).
+    pub fn with_event_sink(self, sink: Arc<dyn events::Sink>) -> Self {
+        self.with_parts(|s| s.events.set_sink(sink))
+    }
+
+    /// Adds a CloudWatch Embedded Metric Format line in `namespace` to each request (Lambda).
+    pub fn with_metrics(self, namespace: impl Into<String>) -> Self {
+        let namespace = namespace.into();
+        self.with_parts(|s| s.events.set_metrics(namespace))
     }
 
     fn with_parts(self, change: impl FnOnce(&mut Shared)) -> Self {
@@ -153,15 +189,34 @@ impl App {
         &self,
         event: &serde_json::Value,
     ) -> Result<serde_json::Value, crate::store::StoreError> {
+        let started = std::time::Instant::now();
         let req = crate::edge::request_from_authorizer_event(event);
-        let decision =
-            crate::flow::authorize::decide(self.shared.deps(), self.shared.cookies, &req).await?;
-        Ok(decision.simple_response())
+        let (decision, mut notes) = events::collect(crate::flow::authorize::decide(
+            self.shared.deps(),
+            self.shared.cookies,
+            &req,
+        ))
+        .await;
+        notes.error = match &decision {
+            Ok(crate::flow::authorize::Decision::Allow { .. }) => None,
+            Ok(crate::flow::authorize::Decision::Deny) => {
+                Some(crate::edge::ApiError::Unauthenticated)
+            }
+            Err(_) => {
+                notes.store_unavailable = true;
+                Some(crate::edge::ApiError::StoreUnavailable)
+            }
+        };
+        let mut context = crate::edge::authorizer_event_context(event);
+        context.duration_ms = started.elapsed().as_millis() as u64;
+        self.events
+            .record(events::Route::Authorizer, false, &context, &notes);
+        Ok(decision?.simple_response())
     }
 
     /// Handles a request as `function` would: routes of other functions answer 404.
     pub async fn handle_for(&self, function: Function, req: Request) -> Response {
-        crate::routes::serve(self.router(function), req).await
+        crate::routes::serve(self.router(function), req, &self.events, function).await
     }
 
     /// `function`'s route table, built on first use; a Lambda binary builds its own at start-up
@@ -206,5 +261,10 @@ impl Shared {
     /// The cookies' names and attributes.
     pub fn cookies(&self) -> Cookies {
         self.cookies
+    }
+
+    /// Where security events and metrics go.
+    pub fn events(&self) -> &EventLog {
+        &self.events
     }
 }

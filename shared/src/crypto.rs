@@ -145,6 +145,14 @@ impl Keyring {
             .collect()
     }
 
+    /// An HMAC-SHA256 key derived under `label` from the sealing key (through its lookup key,
+    /// so neither key can be recovered from it): stable for as long as the first key is.
+    pub fn derived_key(&self, label: &[u8]) -> Result<hmac::Key, CryptoError> {
+        let entry = self.keys.first().ok_or(CryptoError::NoKeys)?;
+        let derived = hmac::sign(&entry.lookup, label);
+        Ok(hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()))
+    }
+
     /// Decrypts a value made by [`Keyring::seal`] with the same `aad`.
     pub fn open(&self, sealed: &str, aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let raw = URL_SAFE_NO_PAD

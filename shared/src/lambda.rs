@@ -69,7 +69,11 @@ async fn load() -> Result<App, crate::app::StartupError> {
     let config = crate::source::load()
         .await
         .map_err(crate::app::StartupError::Source)?;
-    App::from_config(config).await
+    let namespace = std::env::var("METRICS_NAMESPACE")
+        .ok()
+        .filter(|ns| !ns.trim().is_empty())
+        .unwrap_or_else(|| crate::events::emf::DEFAULT_NAMESPACE.to_owned());
+    Ok(App::from_config(config).await?.with_metrics(namespace))
 }
 
 /// True when lambda_http can turn `event` into a request: the URI it builds from the `Host`

@@ -16,6 +16,7 @@ pub mod deadline;
 pub mod demo;
 pub mod deps;
 pub mod edge;
+pub mod events;
 pub mod flow;
 pub mod lambda;
 pub mod provider;

@@ -169,12 +169,16 @@ impl HarnessBuilder {
         } else {
             FakeClock::at_system_time()
         };
+        let events = Arc::new(shared::events::Memory::default());
         let app = App::new(config, store.as_store())
             .expect("app builds")
-            .with_clock(Arc::clone(&clock) as Arc<dyn Clock>);
+            .with_clock(Arc::clone(&clock) as Arc<dyn Clock>)
+            .with_event_sink(Arc::clone(&events) as Arc<dyn shared::events::Sink>)
+            .with_metrics(METRICS_NAMESPACE);
         Harness {
             provider,
             app: Arc::new(app),
+            events,
             store,
             clock,
             config_text,
@@ -226,6 +230,9 @@ impl HarnessBuilder {
     }
 }
 
+/// The metrics namespace the harness's app writes EMF lines in.
+pub const METRICS_NAMESPACE: &str = "TokenHandlerTest";
+
 /// A running dev provider and an app configured against it.
 pub struct Harness {
     /// The dev provider (behaviour switches, stats, approval).
@@ -236,6 +243,8 @@ pub struct Harness {
     pub store: StoreHandle,
     /// The app's clock.
     pub clock: Arc<FakeClock>,
+    /// The security events and metrics lines the app wrote.
+    pub events: Arc<shared::events::Memory>,
     /// The configuration the app was built from.
     pub config_text: String,
     provider_names: Vec<String>,
@@ -279,7 +288,9 @@ impl Harness {
         .expect("the harness configuration is valid");
         let app = App::new(config, self.store.another_instance().await)
             .expect("app builds")
-            .with_clock(Arc::clone(&self.clock) as Arc<dyn Clock>);
+            .with_clock(Arc::clone(&self.clock) as Arc<dyn Clock>)
+            .with_event_sink(Arc::clone(&self.events) as Arc<dyn shared::events::Sink>)
+            .with_metrics(METRICS_NAMESPACE);
         Arc::new(app)
     }
 

@@ -16,8 +16,8 @@ mod stores;
 
 pub use browser::{Browser, Pending, Reply, SetCookie};
 pub use harness::{
-    APP_ORIGIN, FakeClock, Harness, HarnessBuilder, PROVIDER, PUBLIC_BASE_URL, client_id,
-    client_secret,
+    APP_ORIGIN, FakeClock, Harness, HarnessBuilder, METRICS_NAMESPACE, PROVIDER, PUBLIC_BASE_URL,
+    client_id, client_secret,
 };
 pub use logs::{CapturedLogs, LogGuard};
 pub use net::{CountingServer, shutdown_signal, submit_sign_in_form};

@@ -56,6 +56,27 @@ pub fn request_from_authorizer_event(event: &serde_json::Value) -> Request {
     req
 }
 
+/// Who sent the request an authorizer event describes, for its security event: the request id,
+/// client address and `User-Agent` from the event's `requestContext`, and the route's own path
+/// (from `routeKey`, never the raw path or query).
+pub fn authorizer_event_context(event: &serde_json::Value) -> crate::events::Context {
+    let context = &event["requestContext"];
+    let text = |v: &serde_json::Value| v.as_str().map(|s| s.chars().take(512).collect::<String>());
+    let route_key = event["routeKey"].as_str().unwrap_or_default();
+    let (method, path) = route_key.split_once(' ').unwrap_or(("", route_key));
+    crate::events::Context {
+        request_id: text(&context["requestId"]).unwrap_or_default(),
+        api_request_id: text(&context["requestId"]),
+        function: "authorizer",
+        method: method.chars().take(16).collect(),
+        path: path.chars().take(256).collect(),
+        source_ip: text(&context["http"]["sourceIp"]),
+        user_agent: text(&context["http"]["userAgent"]),
+        status: None,
+        duration_ms: 0,
+    }
+}
+
 /// The authorizer event API Gateway would send for `req` (its headers, and its cookies as the
 /// `cookies` list), for runners without API Gateway.
 pub fn authorizer_event_for(req: &Request) -> serde_json::Value {

@@ -10,7 +10,9 @@ mod cookies;
 mod cors;
 mod form;
 
-pub use authorizer_event::{authorizer_event_for, request_from_authorizer_event};
+pub use authorizer_event::{
+    authorizer_event_context, authorizer_event_for, request_from_authorizer_event,
+};
 pub use cookies::{Cookies, add_cookie, cookie};
 pub use cors::{add_cors, allowed_origin, preflight};
 pub use form::{FormError, MAX_QUERY, Query, Repeated, parse_form};
@@ -89,6 +91,33 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// Every error, for documentation checks (`openapi.yaml` lists each code).
+    pub const ALL: [ApiError; 20] = {
+        use ApiError::*;
+        [
+            UnknownProvider,
+            NotFound,
+            MethodNotAllowed,
+            InvalidReturnTo,
+            InvalidRequest,
+            InvalidAppRedirect,
+            InvalidState,
+            InvalidIssuer,
+            LoginFailed,
+            CsrfRejected,
+            Unauthenticated,
+            ReauthRequired,
+            InvalidGrant,
+            ProviderUnavailable,
+            StoreUnavailable,
+            UnknownApi,
+            WrongProvider,
+            UpstreamUnavailable,
+            PayloadTooLarge,
+            Internal,
+        ]
+    };
+
     /// HTTP status for this error.
     pub fn status(self) -> StatusCode {
         use ApiError::*;
@@ -135,8 +164,12 @@ impl ApiError {
         }
     }
 
-    /// The contract's JSON error response.
+    /// The contract's JSON error response (noted for the request's security event).
     pub fn response(self) -> Response {
+        crate::events::note(|n| {
+            n.error = Some(self);
+            n.provider_unavailable |= self == ApiError::ProviderUnavailable;
+        });
         let mut resp = json_response(
             self.status(),
             &json!({"error": self.to_string(), "error_description": self.description()}),

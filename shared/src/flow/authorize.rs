@@ -54,6 +54,7 @@ pub async fn decide(
     match deps.store.get_session(&key, deps.now()).await? {
         Some(session) => {
             tracing::info!(decision = "allow", provider = %session.provider);
+            crate::events::note_session(&key, &session.provider, &session.subject);
             Ok(Decision::Allow {
                 provider: session.provider,
                 subject: session.subject,

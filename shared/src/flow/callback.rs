@@ -8,6 +8,7 @@ use crate::deps::Deps;
 use crate::edge::{
     ApiError, Cookies, FormError, MAX_BODY, Query, Request, body_bytes, cookie, header_str,
 };
+use crate::events::{self, Reason};
 use crate::provider::discovery::Metadata;
 use crate::provider::id_token::{self, Expected};
 use crate::provider::outcome::{self, Identity};
@@ -181,21 +182,27 @@ pub async fn complete(
     params: CallbackParams,
 ) -> Result<Outcome, ApiError> {
     let tx = take_transaction(deps, provider, &params).await?;
-    let fail = |reason: &dyn std::fmt::Display| {
-        tracing::warn!(reason = %reason, "login failed");
+    let fail = |reason: Reason, detail: &dyn std::fmt::Display| {
+        tracing::warn!(reason = %detail, "login failed");
+        events::note(|n| {
+            n.login_failure = Some(reason);
+            n.provider_unavailable |= reason == Reason::ProviderUnavailable;
+            n.store_unavailable |= reason == Reason::StoreUnavailable;
+        });
         Outcome::Redirect(tx.error_location("login_failed"))
     };
     let metadata = match provider.metadata(deps).await {
         Ok(m) => m,
-        Err(e) => return Ok(fail(&Chain(&e))),
+        Err(e) => return Ok(fail(Reason::ProviderUnavailable, &Chain(&e))),
     };
     check_issuer(&params.iss, provider, &metadata)?;
     if let Some(code) = params.error {
         tracing::info!(code, "provider returned an error");
+        events::note(|n| n.login_failure = Some(Reason::ProviderDenied));
         return Ok(Outcome::Redirect(tx.error_location(code)));
     }
     let Some(code) = params.code else {
-        return Ok(fail(&"missing or malformed code"));
+        return Ok(fail(Reason::MissingCode, &"missing or malformed code"));
     };
     let mut session = match signed_in(
         deps,
@@ -209,12 +216,12 @@ pub async fn complete(
     .await
     {
         Ok(session) => session,
-        Err(e) => return Ok(fail(&Chain(&e))),
+        Err(e) => return Ok(fail(Reason::from(&e), &Chain(&e))),
     };
     first_login::fill_name(deps, provider, &mut session, params.first_login_name).await;
     match deliver(deps, &tx, session).await {
         Ok(outcome) => Ok(outcome),
-        Err(e) => Ok(fail(&Chain(&e))),
+        Err(e) => Ok(fail(Reason::StoreUnavailable, &Chain(&e))),
     }
 }
 
@@ -341,6 +348,13 @@ async fn deliver(
         };
         deps.store.put_handoff(&handoff).await?;
         tracing::info!("mobile login completed; hand-off code issued");
+        // No session exists yet (the app redeems the code for one): no session to name.
+        let session = &handoff.session;
+        events::note(|n| {
+            n.provider = Some(session.provider.clone());
+            n.subject = Some(session.subject.clone());
+            n.signed_in = true;
+        });
         return Ok(Outcome::Redirect(
             app_login.redirect.with_param("code", &code),
         ));
@@ -352,6 +366,8 @@ async fn deliver(
     };
     deps.store.create_session(&session).await?;
     tracing::info!("session created");
+    events::note_session(&session.key, &session.provider, &session.subject);
+    events::note(|n| n.signed_in = true);
     Ok(Outcome::SignedIn {
         session_id,
         return_to: tx.return_to.clone(),

@@ -94,6 +94,7 @@ pub async fn redeem(deps: Deps<'_>, redemption: Redemption) -> Result<Redeemed, 
         .await
         .map_err(store_error)?;
     tracing::info!(provider = %session.provider, "mobile session created");
+    crate::events::note_session(&session.key, &session.provider, &session.subject);
     Ok(Redeemed {
         session_token,
         expires_in: session.expires_at.saturating_sub(now),

@@ -8,6 +8,7 @@ pub mod callback;
 pub(crate) mod fakes;
 pub mod first_login;
 pub mod handoff;
+pub mod health;
 pub mod login;
 pub mod proxy;
 pub mod refresh;
@@ -59,6 +60,7 @@ impl Settings {
 
 /// Store failures as the client sees them.
 pub(crate) fn store_error(e: StoreError) -> ApiError {
+    crate::events::note(|n| n.store_unavailable |= !matches!(e, StoreError::Corrupt(_)));
     match e {
         StoreError::Corrupt(_) => {
             tracing::error!(error = %e, "stored data could not be read");

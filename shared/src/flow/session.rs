@@ -9,10 +9,8 @@ use crate::store::Session;
 /// The live session stored under `key`, never a token.
 #[tracing::instrument(name = "session", skip_all)]
 pub async fn info(deps: Deps<'_>, key: &str) -> Result<Session, ApiError> {
-    deps.store
-        .get_session(key, deps.now())
-        .await
-        .map_err(store_error)?
+    super::refresh::read(deps, key)
+        .await?
         .ok_or(ApiError::Unauthenticated)
 }
 

@@ -48,8 +48,12 @@ pub type OutboundRequest = http::Request<Vec<u8>>;
 #[async_trait::async_trait]
 pub trait Outbound: Send + Sync {
     /// Sends `request`; redirects are returned as they are, bodies are capped at [`MAX_BODY`].
+    /// Each call's time is noted for the request's `ProviderLatency` metric.
     async fn send(&self, request: OutboundRequest) -> Result<Fetched, FetchError> {
-        self.send_capped(request, MAX_BODY).await
+        let started = std::time::Instant::now();
+        let fetched = self.send_capped(request, MAX_BODY).await;
+        crate::events::note_provider_call(started.elapsed());
+        fetched
     }
 
     /// Sends `request`, reading at most `max_body` bytes of the answer.

@@ -23,7 +23,7 @@ use crate::flow::handoff::Redemption;
 use crate::flow::login::LoginRequest;
 use crate::flow::proxy::ProxyRequest;
 use crate::flow::refresh::{REQUEST_BUDGET, RefreshRequest};
-use crate::flow::{callback, handoff, login, proxy, refresh, session};
+use crate::flow::{callback, handoff, health, login, proxy, refresh, session};
 use crate::provider::Provider;
 use crate::provider::presets::ResponseMode;
 use crate::store::keys::session_key;
@@ -36,11 +36,14 @@ async fn buffered(req: AxumRequest) -> Request {
 
 /// The provider the path names, or `unknown_provider`.
 fn provider<'a>(shared: &'a Shared, params: &RawPathParams) -> Result<&'a Provider, ApiError> {
-    params
+    let provider = params
         .iter()
         .find(|(name, _)| *name == "provider")
         .and_then(|(_, value)| shared.provider(value))
-        .ok_or(ApiError::UnknownProvider)
+        .ok_or(ApiError::UnknownProvider)?;
+    let id = provider.config.id.clone();
+    crate::events::note(|n| n.provider = Some(id));
+    Ok(provider)
 }
 
 /// `OPTIONS` on any route: a CORS preflight for allowed origins.
@@ -328,6 +331,20 @@ pub(super) async fn token(State(shared): State<Arc<Shared>>, req: AxumRequest) -
                 "expires_in": r.expires_in,
             }),
         ),
+        Err(e) => e.response(),
+    })
+}
+
+/// `GET /auth/health`
+pub(super) async fn health(State(shared): State<Arc<Shared>>, req: AxumRequest) -> AxumResponse {
+    let req = buffered(req).await;
+    let result = async {
+        let depth = health::Depth::from_request(&req)?;
+        health::check(shared.deps(), depth).await
+    }
+    .await;
+    into_axum(match result {
+        Ok(()) => json_response(StatusCode::OK, &json!({"status": "ok"})),
         Err(e) => e.response(),
     })
 }

@@ -19,6 +19,7 @@ use tracing::Instrument;
 
 use crate::app::Shared;
 use crate::edge::{ApiError, Request, Response, finish};
+use crate::events::{self, EventLog};
 
 /// Which Lambda function is running; each answers only its own routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +30,7 @@ pub enum Function {
     Callback,
     /// `POST /auth/refresh`
     Refresh,
-    /// `GET /auth/session`, `POST /auth/logout`, `POST /auth/token`
+    /// `GET /auth/session`, `POST /auth/logout`, `POST /auth/token`, `GET /auth/health`
     Session,
     /// `ANY /api/{api}/{path}`
     Proxy,
@@ -41,40 +42,108 @@ impl Function {
     /// How many there are.
     pub const COUNT: usize = 6;
 
+    /// The function's name in events and metrics (`all` for the local runner).
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::Login => "login",
+            Function::Callback => "callback",
+            Function::Refresh => "refresh",
+            Function::Session => "session",
+            Function::Proxy => "proxy",
+            Function::All => "all",
+        }
+    }
+
     fn serves(self, other: Function) -> bool {
         self == Function::All || self == other
     }
 }
 
+/// One route of the contract: its path (API Gateway's template syntax), its methods and the
+/// function that serves it. [`router`] is built from [`ROUTES`], so this table is what is served
+/// (and what `openapi.yaml` is checked against).
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec {
+    /// The function that serves it.
+    pub function: Function,
+    /// The path as API Gateway writes it (`{provider}`, `{proxy+}`).
+    pub path: &'static str,
+    /// The methods it answers (besides `OPTIONS`, the CORS preflight); `ANY` for every one.
+    pub methods: &'static [&'static str],
+}
+
+/// Every route, by function.
+pub const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        function: Function::Login,
+        path: "/auth/{provider}/login",
+        methods: &["GET"],
+    },
+    RouteSpec {
+        function: Function::Callback,
+        path: "/auth/{provider}/callback",
+        methods: &["GET", "POST"],
+    },
+    RouteSpec {
+        function: Function::Refresh,
+        path: "/auth/refresh",
+        methods: &["POST"],
+    },
+    RouteSpec {
+        function: Function::Session,
+        path: "/auth/session",
+        methods: &["GET"],
+    },
+    RouteSpec {
+        function: Function::Session,
+        path: "/auth/logout",
+        methods: &["POST"],
+    },
+    RouteSpec {
+        function: Function::Session,
+        path: "/auth/token",
+        methods: &["POST"],
+    },
+    RouteSpec {
+        function: Function::Session,
+        path: "/auth/health",
+        methods: &["GET"],
+    },
+    RouteSpec {
+        function: Function::Proxy,
+        path: "/api/{api}/{proxy+}",
+        methods: &["ANY"],
+    },
+];
+
 /// The routes `function` answers.
 pub fn router(shared: Arc<Shared>, function: Function) -> Router {
     let mut router = Router::new();
-    if function.serves(Function::Login) {
-        router = router.route("/auth/{provider}/login", only(Method::GET, handlers::login));
-    }
-    if function.serves(Function::Callback) {
-        // POST only for form_post providers (Sign in with Apple); the handler says 405 else.
-        let callback = on(MethodFilter::GET, handlers::callback)
-            .on(MethodFilter::POST, handlers::callback_form);
-        router = router.route(
-            "/auth/{provider}/callback",
-            with_preflight(callback, "GET, POST"),
-        );
-    }
-    if function.serves(Function::Refresh) {
-        router = router.route("/auth/refresh", only(Method::POST, handlers::refresh));
-    }
-    if function.serves(Function::Session) {
-        router = router
-            .route("/auth/session", only(Method::GET, handlers::session))
-            .route("/auth/logout", only(Method::POST, handlers::logout))
-            .route("/auth/token", only(Method::POST, handlers::token));
-    }
-    if function.serves(Function::Proxy) {
-        // Every method: which ones an API allows is its configuration's business (405 there);
-        // the handler answers OPTIONS as a preflight. As API Gateway's `{proxy+}`, the rest of
-        // the path must not be empty.
-        router = router.route("/api/{api}/{*path}", axum::routing::any(handlers::proxy));
+    for spec in ROUTES.iter().filter(|r| function.serves(r.function)) {
+        router = match spec.path {
+            "/auth/{provider}/login" => {
+                router.route("/auth/{provider}/login", only(Method::GET, handlers::login))
+            }
+            "/auth/{provider}/callback" => {
+                // POST only for form_post providers (Sign in with Apple); the handler says 405
+                // else.
+                let callback = on(MethodFilter::GET, handlers::callback)
+                    .on(MethodFilter::POST, handlers::callback_form);
+                router.route(spec.path, with_preflight(callback, "GET, POST"))
+            }
+            "/auth/refresh" => router.route(spec.path, only(Method::POST, handlers::refresh)),
+            "/auth/session" => router.route(spec.path, only(Method::GET, handlers::session)),
+            "/auth/logout" => router.route(spec.path, only(Method::POST, handlers::logout)),
+            "/auth/token" => router.route(spec.path, only(Method::POST, handlers::token)),
+            "/auth/health" => router.route(spec.path, only(Method::GET, handlers::health)),
+            // Every method: which ones an API allows is its configuration's business (405
+            // there); the handler answers OPTIONS as a preflight. As API Gateway's `{proxy+}`,
+            // the rest of the path must not be empty.
+            "/api/{api}/{proxy+}" => {
+                router.route("/api/{api}/{*path}", axum::routing::any(handlers::proxy))
+            }
+            other => unreachable!("ROUTES names {other}, which has no handler"),
+        };
     }
     router
         .fallback(|| async { ApiError::NotFound.into_response() })
@@ -173,14 +242,33 @@ pub fn route_path(path: &str) -> Option<String> {
 }
 
 /// Runs one request through `router`: its route's own path, a span with the request id and
-/// route, the headers every answer carries, and the body as lambda_http has it.
-pub async fn serve(router: &Router, req: Request) -> Response {
+/// route, the headers every answer carries, the body as lambda_http has it, and the request's
+/// security event (and metrics) written to `events`.
+pub async fn serve(
+    router: &Router,
+    req: Request,
+    events: &EventLog,
+    function: Function,
+) -> Response {
     let started = Instant::now();
-    let span = tracing::info_span!("request", request_id = %request_id(&req), route = tracing::field::Empty);
+    let request_id = request_id(&req);
+    let span =
+        tracing::info_span!("request", request_id = %request_id, route = tracing::field::Empty);
     async move {
+        let mut context = events::Context {
+            request_id,
+            function: function.name(),
+            method: req.method().to_string(),
+            ..client(&req)
+        };
+        let preflight = req.method() == Method::OPTIONS;
+        let mut route = events::Route::Quiet;
         let (mut parts, body) = req.into_parts();
         if let Some(path) = route_path(parts.uri.path()) {
-            tracing::Span::current().record("route", route_name(&path));
+            let name = route_name(&path);
+            tracing::Span::current().record("route", name.as_str());
+            route = name;
+            context.path = logged_path(&path);
             let mut uri = http::uri::Parts::from(parts.uri.clone());
             let path_and_query = match parts.uri.query() {
                 Some(q) => format!("{path}?{q}"),
@@ -196,35 +284,84 @@ pub async fn serve(router: &Router, req: Request) -> Response {
             Body::Binary(b) => axum::body::Body::from(b),
             _ => axum::body::Body::empty(),
         };
-        let resp = match router
-            .clone()
-            .oneshot(AxumRequest::from_parts(parts, body))
-            .await
-        {
-            Ok(resp) => from_axum(resp).await,
-            Err(never) => match never {},
-        };
-        tracing::info!(
-            status = resp.status().as_u16(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "handled"
-        );
+        let answer = router.clone().oneshot(AxumRequest::from_parts(parts, body));
+        let (resp, notes) = events::collect(async {
+            match answer.await {
+                Ok(resp) => from_axum(resp).await,
+                Err(never) => match never {},
+            }
+        })
+        .await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(status = resp.status().as_u16(), elapsed_ms, "handled");
+        context.status = Some(resp.status().as_u16());
+        context.duration_ms = elapsed_ms;
+        events.record(route, preflight, &context, &notes);
         finish(resp)
     }
     .instrument(span)
     .await
 }
 
-fn route_name(path: &str) -> &'static str {
+/// The route as events name it; health checks and unknown paths are not security events.
+fn route_name(path: &str) -> events::Route {
+    use events::Route;
     match path.rsplit('/').next() {
-        Some("login") => "login",
-        Some("callback") => "callback",
-        Some("refresh") => "refresh",
-        Some("session") => "session",
-        Some("logout") => "logout",
-        Some("token") => "token",
-        _ if path.starts_with("/api/") => "proxy",
-        _ => "none",
+        _ if path.starts_with("/api/") => Route::Proxy,
+        Some("login") => Route::Login,
+        Some("callback") => Route::Callback,
+        Some("refresh") => Route::Refresh,
+        Some("session") => Route::Session,
+        Some("logout") => Route::Logout,
+        Some("token") => Route::Token,
+        _ => Route::Quiet,
+    }
+}
+
+/// The path an event records: an auth route's own path (it names the provider at most), or
+/// `/api/{api}` for a proxied call, whose rest is the API's business and may identify things.
+fn logged_path(path: &str) -> String {
+    if let Some(rest) = path.strip_prefix("/api/") {
+        let api = rest.split('/').next().unwrap_or_default();
+        return format!("/api/{api}");
+    }
+    path.to_owned()
+}
+
+/// Longest `User-Agent` an event carries.
+const MAX_USER_AGENT: usize = 512;
+
+/// The client's address and `User-Agent`, from API Gateway's request context (the local runner
+/// fills one in from the connection). `X-Forwarded-For` is never read: anyone can write it.
+fn client(req: &Request) -> events::Context {
+    use lambda_http::RequestExt;
+    let (source_ip, api_request_id) = match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => {
+            (c.http.source_ip.clone(), c.request_id.clone())
+        }
+        _ => (
+            req.extensions()
+                .get::<events::ClientIp>()
+                .map(|ip| ip.0.clone()),
+            None,
+        ),
+    };
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| {
+            let mut end = ua.len().min(MAX_USER_AGENT);
+            while !ua.is_char_boundary(end) {
+                end -= 1;
+            }
+            ua[..end].to_owned()
+        });
+    events::Context {
+        source_ip,
+        api_request_id,
+        user_agent,
+        ..events::Context::default()
     }
 }
 

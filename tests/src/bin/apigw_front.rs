@@ -3,7 +3,8 @@
 //! `authorizer`), several processes of each under one Lambda
 //! Runtime API per function, and turns each HTTP request into an API Gateway HTTP API
 //! payload 2.0 event as API Gateway does, routed as in `infra/template.yaml`, and each
-//! function's answer back into HTTP. It also serves the local runner's demo page at `/`.
+//! function's answer back into HTTP. It also serves the local runner's demo page at `/` (and its
+//! browser client at `/client/index.js`).
 //!
 //! Usage: apigw-front --listen 127.0.0.1:PORT --config auth.toml [--instances 3]
 //!        [--functions DIR]
@@ -34,6 +35,8 @@ use shared::config::Config;
 /// Lambda's limit on a synchronous invocation's request payload.
 const MAX_BODY: usize = 6 * 1024 * 1024;
 const DEMO_PAGE: &str = include_str!("../../../local/src/demo.html");
+/// The browser client the demo page imports from `/client/index.js`, as the local runner serves it.
+const CLIENT_JS: &str = include_str!("../../../clients/js/index.js");
 const FUNCTIONS: [&str; 7] = [
     "login",
     "callback",
@@ -156,6 +159,7 @@ fn route(method: &Method, raw_path: &str) -> Option<Route> {
         ("GET", ["", "auth", "session"]) => fixed(3, "GET /auth/session"),
         ("POST", ["", "auth", "logout"]) => fixed(3, "POST /auth/logout"),
         ("POST", ["", "auth", "token"]) => fixed(3, "POST /auth/token"),
+        ("GET", ["", "auth", "health"]) => fixed(3, "GET /auth/health"),
         ("GET", ["", "me", "hello"]) => fixed(6, "GET /me/hello"),
         ("GET", ["", "app", "me", "hello"]) => fixed(6, "GET /app/me/hello"),
         _ => None,
@@ -331,6 +335,13 @@ async fn route_request(
     let raw_path = req.uri().path().to_owned();
     if method == Method::GET && raw_path == "/" {
         return Html(front.page.clone()).into_response();
+    }
+    if method == Method::GET && raw_path == "/client/index.js" {
+        let headers = [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ];
+        return (headers, CLIENT_JS).into_response();
     }
     if method == Method::OPTIONS {
         return preflight(front, req.headers());

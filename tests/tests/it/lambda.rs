@@ -372,3 +372,46 @@ async fn hello_binary_greets_the_user_the_authorizer_admitted() {
     assert_eq!(resp["statusCode"], 401, "no authorizer context: {resp}");
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_function_binary_writes_the_security_event_and_an_emf_metrics_line() {
+    let (provider, server) = provider().await;
+    let (resp, logs) = invoke("login", "login.json", &provider.issuer()).await;
+    assert_eq!(resp["statusCode"], 302);
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let event = lines
+        .iter()
+        .find(|l| l["class_uid"] == 3002)
+        .unwrap_or_else(|| panic!("a security event in:\n{logs}"));
+    assert_eq!(event["metadata"]["event_code"], "login_started");
+    assert_eq!(event["metadata"]["product"]["feature"]["name"], "login");
+    assert_eq!(event["src_endpoint"]["ip"], "192.0.2.1");
+    assert_eq!(event["http_request"]["uid"], "sample-request-id");
+    assert!(event["metadata"]["correlation_uid"].is_string());
+    assert_eq!(event["user"]["domain"], "dev");
+    let emf = lines
+        .iter()
+        .find(|l| l.get("_aws").is_some())
+        .unwrap_or_else(|| panic!("an EMF line in:\n{logs}"));
+    let directives = emf["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+    assert!(emf["_aws"]["Timestamp"].is_u64());
+    assert_eq!(directives[0]["Namespace"], "TokenHandler");
+    assert_eq!(directives[0]["Metrics"][0]["Name"], "Events");
+    assert_eq!(emf["Events"], 1);
+    assert_eq!(emf["event"], "login_started");
+    assert_eq!(emf["provider"], "dev");
+    assert_eq!(emf["function"], "login");
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_binary_answers_the_health_sample_event() {
+    let (provider, server) = provider().await;
+    let (resp, _) = invoke("session", "health-deep.json", &provider.issuer()).await;
+    assert_eq!(resp["statusCode"], 200, "{resp}");
+    assert_eq!(resp["body"], r#"{"status":"ok"}"#);
+    server.abort();
+}

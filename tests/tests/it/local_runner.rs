@@ -209,3 +209,95 @@ async fn the_local_runner_proxies_the_dev_providers_api_and_guards_me_hello_with
     assert_eq!(get("/api/dev/userinfo").await.unwrap().status(), 401);
     local.stop().await;
 }
+
+/// The `name=value` of the cookie `name` that `resp` sets.
+fn cookie_pair(resp: &reqwest::Response, name: &str) -> String {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_else(|| panic!("{name} is set: {resp:?}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_login_refresh_and_logout_through_the_local_runner_print_their_security_events() {
+    let local = Local::start().await;
+    let base = format!("http://{}", local.addr);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let login = client
+        .get(format!("{base}/auth/dev/login"))
+        .header("user-agent", "EventsTest/1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 302);
+    let tx = cookie_pair(&login, "auth_tx");
+    let authorization_url = login.headers()["location"].to_str().unwrap().to_owned();
+    let callback_url = integration_tests::submit_sign_in_form(
+        &authorization_url,
+        &[("action", "approve"), ("subject", "zoe")],
+    )
+    .await;
+    let callback = client
+        .get(&callback_url)
+        .header("cookie", &tx)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(callback.status(), 302, "{callback:?}");
+    let session = cookie_pair(&callback, "session");
+    for path in ["/auth/refresh", "/auth/logout"] {
+        let answer = client
+            .post(format!("{base}{path}"))
+            .header("cookie", &session)
+            .header("x-requested-with", "fetch")
+            .header("origin", &base)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{path}");
+    }
+
+    let (stdout, _) = local.stop().await;
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    let events: Vec<&serde_json::Value> = lines.iter().filter(|l| l["class_uid"] == 3002).collect();
+    let codes: Vec<&str> = events
+        .iter()
+        .map(|e| e["metadata"]["event_code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "login_started",
+            "login_succeeded",
+            "refresh_served_from_store",
+            "logout"
+        ]
+    );
+    for e in &events {
+        assert_eq!(e["src_endpoint"]["ip"], "127.0.0.1", "{e}");
+        assert_eq!(e["metadata"]["product"]["feature"]["name"], "all");
+        assert_eq!(e["user"]["domain"], "dev");
+    }
+    assert_eq!(events[0]["http_request"]["user_agent"], "EventsTest/1");
+    // The local runner prints events, not CloudWatch metrics.
+    assert!(lines.iter().all(|l| l.get("_aws").is_none()));
+    let session_id = session.trim_start_matches("session=");
+    assert!(!stdout.contains(session_id), "the session id was printed");
+    // (The built-in development provider logs its own sign-ins; the events never name the user.)
+    let events_text: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+    assert!(
+        !events_text.join("\n").contains("zoe"),
+        "the subject was printed"
+    );
+}

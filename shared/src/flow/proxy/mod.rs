@@ -220,6 +220,8 @@ async fn send(
         }
     };
     tracing::info!(status = fetched.status.as_u16(), "API answered");
+    let status = fetched.status.as_u16();
+    crate::events::note(|n| n.upstream_status = Some(status));
     Ok(Answer {
         status: fetched.status,
         headers: headers::to_caller(&fetched.headers),

@@ -7,6 +7,7 @@ use super::{Issued, MIN_PROVIDER_CALL, STORE_WRITE_BUDGET, end_session, issued, 
 use crate::deadline::Deadline;
 use crate::deps::Deps;
 use crate::edge::ApiError;
+use crate::events::Source;
 use crate::flow::store_error;
 use crate::provider::discovery::Metadata;
 use crate::provider::id_token::{self, Expected, IdTokenError};
@@ -178,7 +179,7 @@ impl Holder<'_> {
         {
             Ok(()) => {
                 tracing::info!(provider = %self.session.provider, "tokens refreshed");
-                Ok(issued(tokens, now))
+                Ok(issued(tokens, now, Source::Provider))
             }
             Err(StoreError::Conflict) => self.lost_lease().await,
             Err(e) => {
@@ -207,7 +208,7 @@ impl Holder<'_> {
     async fn lost_lease(&self) -> Result<Issued, ApiError> {
         match read(self.deps, &self.session.key).await? {
             Some(current) if current.version > self.session.version => {
-                Ok(issued(&current.tokens, self.deps.now()))
+                Ok(issued(&current.tokens, self.deps.now(), Source::Coalesced))
             }
             Some(_) => Err(ApiError::ProviderUnavailable),
             None => Err(ApiError::ReauthRequired),

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::deps::Deps;
 use crate::edge::{ApiError, Cookies, Request, body_bytes};
+use crate::events::{self, Source};
 use crate::provider::Providers;
 use crate::secret::AccessToken;
 use crate::store::{Session, StoreError, TokenSet};
@@ -66,7 +67,9 @@ impl RefreshRequest {
     }
 }
 
-pub(super) fn issued(tokens: &TokenSet, now: u64) -> Issued {
+/// What the caller gets, noted with where it came from.
+pub(super) fn issued(tokens: &TokenSet, now: u64, source: Source) -> Issued {
+    events::note(|n| n.token_source = Some(source));
     Issued {
         access_token: tokens.access_token.clone(),
         expires_in: tokens.access_expires_at.saturating_sub(now),
@@ -95,10 +98,15 @@ const FIRST_PAUSE_MS: u64 = 20;
 const LONGEST_PAUSE_MS: u64 = 250;
 
 pub(crate) async fn read(deps: Deps<'_>, key: &str) -> Result<Option<Session>, ApiError> {
-    deps.store
+    let session = deps
+        .store
         .get_session(key, deps.now())
         .await
-        .map_err(store_error)
+        .map_err(store_error)?;
+    if let Some(s) = &session {
+        events::note_session(key, &s.provider, &s.subject);
+    }
+    Ok(session)
 }
 
 /// Why a caller asks for an access token.
@@ -129,12 +137,12 @@ fn from_store(
         Need::Replacing(rejected) => !due && tokens.access_token.expose() != rejected.expose(),
     };
     if fresh_enough {
-        return Some(Ok(issued(tokens, now)));
+        return Some(Ok(issued(tokens, now, Source::Store)));
     }
     if tokens.refresh_token.is_none() {
         // Nothing to refresh with: hand out what is still valid, else the user must log in.
         return Some(if tokens.access_expires_at > now {
-            Ok(issued(tokens, now))
+            Ok(issued(tokens, now, Source::Store))
         } else {
             Err(ApiError::ReauthRequired)
         });
@@ -145,7 +153,7 @@ fn from_store(
     let just_refreshed = tokens.refreshed_at > 0 && now < tokens.refreshed_at + window;
     if matches!(need, Need::Forced) && just_refreshed && tokens.access_expires_at > now {
         tracing::info!("forced refresh coalesced with the one just completed");
-        return Some(Ok(issued(tokens, now)));
+        return Some(Ok(issued(tokens, now, Source::Coalesced)));
     }
     None
 }
@@ -244,7 +252,7 @@ async fn take_turn<'c>(
         let now = deps.now();
         if session.version > seen_version {
             // Someone refreshed since we looked: theirs is the new token.
-            return Ok(Turn::Done(issued(&session.tokens, now)));
+            return Ok(Turn::Done(issued(&session.tokens, now, Source::Coalesced)));
         }
         if session.lease_until <= now {
             if deadline.remaining() < MIN_PROVIDER_CALL + STORE_WRITE_BUDGET {

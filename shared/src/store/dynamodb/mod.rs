@@ -110,7 +110,9 @@ impl DynamoStore {
         Fut: Future<Output = Result<T, SdkError<E, R>>>,
         E: ProvideErrorMetadata,
     {
+        let started = std::time::Instant::now();
         let first = request().await;
+        crate::events::note_store_call(started.elapsed());
         match &first {
             Err(e) if self.create_table && is_missing_table(e) => {
                 if let Err(e) = self.ensure_table().await {
