@@ -28,19 +28,39 @@ pub fn add_cors(resp: &mut Response, origin: Option<&Origin>) {
         .append(header::VARY, HeaderValue::from_static("Origin"));
 }
 
-/// The answer to a CORS preflight: 204, with the allow headers only for an allowed origin.
+/// Request headers an auth route reads.
+const AUTH_HEADERS: &str = "Content-Type, X-Requested-With, Authorization";
+
+/// Request headers a proxied call may send: ours, plus those passed on to the API.
+const PROXY_HEADERS: &str = "Content-Type, X-Requested-With, Authorization, Accept, \
+     Accept-Language, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range";
+
+/// The answer to a CORS preflight on an auth route: 204, with the allow headers only for an
+/// allowed origin.
 pub fn preflight(origin: Option<&Origin>) -> Response {
+    preflight_allowing(origin, "GET, POST", AUTH_HEADERS)
+}
+
+/// The answer to a CORS preflight on an API route: the API's own methods (so a `PUT` or
+/// `DELETE` it allows is not refused by the browser first) and the headers passed on to it.
+pub fn proxy_preflight(origin: Option<&Origin>, methods: &[http::Method]) -> Response {
+    let methods: Vec<&str> = methods.iter().map(http::Method::as_str).collect();
+    preflight_allowing(origin, &methods.join(", "), PROXY_HEADERS)
+}
+
+fn preflight_allowing(origin: Option<&Origin>, methods: &str, headers: &'static str) -> Response {
     let mut resp = http::Response::new(Body::Empty);
     *resp.status_mut() = StatusCode::NO_CONTENT;
-    if origin.is_some() {
+    // An unknown API allows nothing: no allow headers, so the browser stops there.
+    if origin.is_some()
+        && !methods.is_empty()
+        && let Ok(methods) = HeaderValue::from_str(methods)
+    {
         let h = resp.headers_mut();
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, POST"),
-        );
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, methods);
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("Content-Type, X-Requested-With, Authorization"),
+            HeaderValue::from_static(headers),
         );
         h.insert(
             header::ACCESS_CONTROL_MAX_AGE,

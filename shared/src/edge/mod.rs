@@ -14,7 +14,7 @@ pub use authorizer_event::{
     authorizer_event_context, authorizer_event_for, request_from_authorizer_event,
 };
 pub use cookies::{Cookies, add_cookie, cookie};
-pub use cors::{add_cors, allowed_origin, preflight};
+pub use cors::{add_cors, allowed_origin, preflight, proxy_preflight};
 pub use form::{FormError, MAX_QUERY, Query, Repeated, parse_form};
 
 /// The request type every handler takes (what `lambda_http` produces).

@@ -16,7 +16,7 @@ use crate::crypto::is_token_shaped;
 use crate::deadline::Deadline;
 use crate::edge::{
     ApiError, Request, add_cookie, add_cors, allowed_origin, cookie, json_response,
-    preflight as preflight_response, redirect,
+    preflight as preflight_response, proxy_preflight, redirect,
 };
 use crate::flow::callback::{CallbackParams, Outcome};
 use crate::flow::handoff::Redemption;
@@ -214,10 +214,11 @@ pub(super) async fn proxy(State(shared): State<Arc<Shared>>, req: AxumRequest) -
     let req = buffered(req).await;
     let config = shared.config();
     let origin = allowed_origin(&req, &config.allowed_origins);
-    if req.method() == http::Method::OPTIONS {
-        return into_axum(preflight_response(origin));
-    }
     let api = proxy::api_for(config, req.uri().path());
+    if req.method() == http::Method::OPTIONS {
+        let methods = api.map(|api| api.methods.as_slice()).unwrap_or_default();
+        return into_axum(proxy_preflight(origin, methods));
+    }
     let result = async {
         let api = api?;
         let request = ProxyRequest::from_request(&req, api, config, shared.cookies())?;

@@ -111,3 +111,57 @@ async fn cors_never_uses_a_wildcard() {
         "{reply:?}"
     );
 }
+
+#[tokio::test]
+async fn a_preflight_on_an_api_allows_that_apis_methods_and_the_headers_passed_on() {
+    let h = Harness::builder()
+        .setting(
+            "apis.files = { provider = \"dev\", base_url = \"https://files.example.test\", \
+             methods = [\"GET\", \"PUT\", \"DELETE\"] }",
+        )
+        .spawn()
+        .await;
+    let reply = h
+        .browser()
+        .request(
+            Method::OPTIONS,
+            "/api/files/docs/1",
+            &[
+                ("origin", APP_ORIGIN),
+                ("access-control-request-method", "PUT"),
+                (
+                    "access-control-request-headers",
+                    "if-match, x-requested-with",
+                ),
+            ],
+            Body::Empty,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        reply.header("access-control-allow-methods"),
+        Some("GET, PUT, DELETE")
+    );
+    let headers = reply
+        .header("access-control-allow-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(
+        headers.contains("if-match") && headers.contains("x-requested-with"),
+        "{headers}"
+    );
+
+    let unknown = h
+        .browser()
+        .request(
+            Method::OPTIONS,
+            "/api/nope/x",
+            &[
+                ("origin", APP_ORIGIN),
+                ("access-control-request-method", "GET"),
+            ],
+            Body::Empty,
+        )
+        .await;
+    assert_eq!(unknown.header("access-control-allow-methods"), None);
+}
