@@ -62,3 +62,116 @@ fn every_served_route_is_routed_to_its_function_by_the_template_and_nothing_else
         assert_eq!(served, routed, "{}", logical_id(function));
     }
 }
+
+/// The metrics the functions write (shared::events::emf) and the event codes they count.
+const METRICS: [&str; 5] = [
+    "Events",
+    "ProviderUnavailable",
+    "StoreUnavailable",
+    "ProviderLatency",
+    "StoreLatency",
+];
+
+fn event_codes() -> Vec<&'static str> {
+    shared::events::EventCode::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect()
+}
+
+/// Every `{MetricName, Dimensions}` in the stack's namespace that an alarm reads.
+fn alarm_metrics(template: &Value) -> Vec<(String, Vec<(String, String)>)> {
+    let Value::Mapping(resources) = &template["Resources"] else {
+        panic!("no resources")
+    };
+    let ours = |ns: &Value| format!("{ns:?}").contains("TokenHandler/${AWS::StackName}");
+    let dims = |d: &Value| -> Vec<(String, String)> {
+        d.as_sequence()
+            .map(|s| {
+                s.iter()
+                    .map(|d| {
+                        (
+                            d["Name"].as_str().unwrap_or_default().to_owned(),
+                            d["Value"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut found = Vec::new();
+    for resource in resources.values() {
+        if resource["Type"] != "AWS::CloudWatch::Alarm" {
+            continue;
+        }
+        let p = &resource["Properties"];
+        if ours(&p["Namespace"]) {
+            let name = p["MetricName"].as_str().unwrap().to_owned();
+            found.push((name, dims(&p["Dimensions"])));
+        }
+        for query in p["Metrics"].as_sequence().into_iter().flatten() {
+            let metric = &query["MetricStat"]["Metric"];
+            if ours(&metric["Namespace"]) {
+                let name = metric["MetricName"].as_str().unwrap().to_owned();
+                found.push((name, dims(&metric["Dimensions"])));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_alarms_read_metrics_the_functions_write_with_dimensions_they_write() {
+    let found = alarm_metrics(&template());
+    assert!(found.len() >= 4, "{found:?}");
+    for (name, dims) in &found {
+        assert!(METRICS.contains(&name.as_str()), "{name} is never written");
+        let names: Vec<&str> = dims.iter().map(|(n, _)| n.as_str()).collect();
+        // The dimension sets each metric is written with (shared/src/events/emf.rs).
+        let written: &[&[&str]] = match name.as_str() {
+            "Events" => &[&["event"], &["event", "provider"]],
+            "ProviderUnavailable" => &[&[], &["provider"]],
+            "StoreUnavailable" => &[&[]],
+            "ProviderLatency" => &[&["provider"]],
+            _ => &[&["function"]],
+        };
+        assert!(
+            written.contains(&names.as_slice()),
+            "{name} is not written with dimensions {names:?}"
+        );
+        for (dim, value) in dims {
+            if dim == "event" {
+                assert!(event_codes().contains(&value.as_str()), "no event {value}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_dashboard_names_only_metrics_and_events_the_functions_write() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let body = &text[text.find("DashboardBody").expect("a dashboard")..];
+    let codes = event_codes();
+    let mut events_seen = 0;
+    for piece in body.split("\"Events\", \"event\", \"").skip(1) {
+        let code = piece.split('"').next().unwrap();
+        assert!(codes.contains(&code), "the dashboard shows event {code}");
+        events_seen += 1;
+    }
+    for piece in body.split("event=\\\"").skip(1) {
+        let code = piece.split('\\').next().unwrap();
+        assert!(codes.contains(&code), "the dashboard searches event {code}");
+    }
+    for piece in body
+        .split("\"TokenHandler/${AWS::StackName}\", \"")
+        .skip(1)
+        .chain(body.split("MetricName=\\\"").skip(1))
+    {
+        let metric = piece.split(['"', '\\']).next().unwrap();
+        if !metric.is_empty() {
+            assert!(METRICS.contains(&metric), "the dashboard shows {metric}");
+        }
+    }
+    assert!(events_seen >= 10, "{events_seen}");
+}
