@@ -258,7 +258,7 @@ pub async fn serve(
         let mut context = events::Context {
             request_id,
             function: function.name(),
-            method: req.method().to_string(),
+            method: truncated(req.method().as_str(), MAX_METHOD),
             ..client(&req)
         };
         let preflight = req.method() == Method::OPTIONS;
@@ -320,16 +320,28 @@ fn route_name(path: &str) -> events::Route {
 
 /// The path an event records: an auth route's own path (it names the provider at most), or
 /// `/api/{api}` for a proxied call, whose rest is the API's business and may identify things.
+/// Either is the caller's text, so it is cut at [`MAX_PATH`] bytes.
 fn logged_path(path: &str) -> String {
     if let Some(rest) = path.strip_prefix("/api/") {
         let api = rest.split('/').next().unwrap_or_default();
-        return format!("/api/{api}");
+        return truncated(&format!("/api/{api}"), MAX_PATH);
     }
-    path.to_owned()
+    truncated(path, MAX_PATH)
 }
 
-/// Longest `User-Agent` an event carries.
+/// Longest `User-Agent`, path and method an event carries: each is the caller's text.
 const MAX_USER_AGENT: usize = 512;
+const MAX_PATH: usize = 256;
+const MAX_METHOD: usize = 16;
+
+/// `text` cut to at most `max` bytes at a character boundary.
+fn truncated(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
 
 /// The client's address and `User-Agent`, from API Gateway's request context (the local runner
 /// fills one in from the connection). `X-Forwarded-For` is never read: anyone can write it.
@@ -350,13 +362,7 @@ fn client(req: &Request) -> events::Context {
         .headers()
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
-        .map(|ua| {
-            let mut end = ua.len().min(MAX_USER_AGENT);
-            while !ua.is_char_boundary(end) {
-                end -= 1;
-            }
-            ua[..end].to_owned()
-        });
+        .map(|ua| truncated(ua, MAX_USER_AGENT));
     events::Context {
         source_ip,
         api_request_id,

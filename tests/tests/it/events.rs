@@ -353,3 +353,36 @@ async fn a_refused_hand_off_and_a_health_check_are_told_apart() {
         "a health check is not an event"
     );
 }
+
+#[tokio::test]
+async fn what_the_caller_writes_is_cut_short_and_escaped_in_the_event() {
+    let h = Harness::spawn().await;
+    let provider = "p".repeat(5000);
+    let agent = format!("evil\"}}{{\"injected\":1 {}", "a".repeat(600));
+    let req = http::Request::builder()
+        .uri(format!("/auth/{provider}/login"))
+        .header(
+            "user-agent",
+            http::HeaderValue::from_bytes(agent.as_bytes()).unwrap(),
+        )
+        .body(Body::Empty)
+        .unwrap();
+    let answer = h.app.handle(req).await;
+    assert_eq!(answer.status(), 404);
+    let raw = h.events.raw();
+    let line = raw
+        .iter()
+        .find(|l| l.contains("login_failed"))
+        .expect("an event");
+    assert!(line.len() < 2000, "{} bytes", line.len());
+    let event: Value = serde_json::from_str(line).unwrap();
+    assert!(event.get("injected").is_none());
+    let logged_agent = event["http_request"]["user_agent"].as_str().unwrap();
+    assert!(logged_agent.starts_with("evil\"}{\"injected\"") && logged_agent.len() == 512);
+    assert_eq!(event["status_detail"], "unknown_provider");
+    assert!(event["http_request"]["url"]["path"].as_str().unwrap().len() <= 256);
+    assert!(
+        event["user"].get("domain").is_none(),
+        "an unknown provider is not named"
+    );
+}
