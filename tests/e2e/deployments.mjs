@@ -34,14 +34,21 @@ process.on('exit', () => {
 });
 
 /** A port that was free a moment ago on 127.0.0.1. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
+export async function freePort() {
+  // Outside Linux's ephemeral range (32768-60999): a server or client elsewhere that binds
+  // port 0 cannot be handed this port between the check below and the process binding it.
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (await canListen(port)) return port;
+  }
+}
+
+/** Whether 127.0.0.1:`port` can be bound right now. */
+function canListen(port) {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
