@@ -18,7 +18,7 @@ import { after, before, describe, test } from 'node:test';
 import { STARTUP_TIMEOUT_MS, TEST_TIMEOUT_MS, launchChromium, newContext } from './chromium.mjs';
 
 import { ARTIFACTS } from './deployments.mjs';
-import { startOidcRig } from './oidc-rig.mjs';
+import { signInAtProvider, startOidcRig } from './oidc-rig.mjs';
 
 /** Held in front of the provider's token endpoint while two tabs refresh at once. */
 const LATENCY_MS = 300;
@@ -95,12 +95,7 @@ describe('token handler against oidc-provider in Chromium', () => {
     const callback = page.waitForRequest((r) => r.url().startsWith(`${deployment.baseUrl}/auth/${providerName}/callback?`));
     await page.click(`#login-${providerName}`);
 
-    await page.waitForURL(`${provider.issuer}/interaction/**`);
-    await page.fill('input[name=login]', subject);
-    await page.fill('input[name=password]', 'any password');
-    await page.click('button[type=submit]');
-    await page.waitForURL(`${provider.issuer}/interaction/**`);
-    await page.locator('button[type=submit]', { hasText: 'Continue' }).click();
+    await signInAtProvider(page, provider.issuer, subject);
 
     // The authorization response, as the browser carried it to the callback (RFC 9207 `iss`).
     const response = new URL((await callback).url()).searchParams;

@@ -22,7 +22,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { STARTUP_TIMEOUT_MS, TEST_TIMEOUT_MS, launchChromium, newContext } from './chromium.mjs';
 
-import { startOidcRig } from './oidc-rig.mjs';
+import { signInAtProvider, startOidcRig } from './oidc-rig.mjs';
 
 /** The API the proxy test calls: the provider's userinfo, for sessions of the `basic` client. */
 const PROXY_PROVIDER = 'basic';
@@ -197,12 +197,7 @@ describe('the browser client (clients/js) in Chromium', () => {
       `${deployment.baseUrl}/auth/${providerName}/login?return_to=${encodeURIComponent(returnTo)}`,
     );
 
-    await page.waitForURL(`${provider.issuer}/interaction/**`);
-    await page.fill('input[name=login]', subject);
-    await page.fill('input[name=password]', 'any password');
-    await page.click('button[type=submit]');
-    await page.waitForURL(`${provider.issuer}/interaction/**`);
-    await page.locator('button[type=submit]', { hasText: 'Continue' }).click();
+    await signInAtProvider(page, provider.issuer, subject);
 
     await page.waitForURL(`${deployment.baseUrl}${returnTo}`);
     await page.waitForFunction(

@@ -7,6 +7,16 @@ import path from 'node:path';
 import { ARTIFACTS, clientsFor, freePort, startDeployment } from './deployments.mjs';
 import { startProvider } from './provider.mjs';
 
+/** Signs `subject` in on oidc-provider's own login and consent pages, which `page` is on. */
+export async function signInAtProvider(page, issuer, subject) {
+  await page.waitForURL(`${issuer}/interaction/**`);
+  await page.fill('input[name=login]', subject);
+  await page.fill('input[name=password]', 'any password');
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${issuer}/interaction/**`);
+  await page.locator('button[type=submit]', { hasText: 'Continue' }).click();
+}
+
 /**
  * Starts the provider and both deployments. `options(kind, provider)` adds deployment options
  * (APIs, a log name, …). If any deployment fails to start, what started is stopped again.

@@ -22,7 +22,7 @@ import { after, before, describe, test } from 'node:test';
 import { STARTUP_TIMEOUT_MS, TEST_TIMEOUT_MS, launchChromium, newContext } from './chromium.mjs';
 
 import { ARTIFACTS } from './deployments.mjs';
-import { startOidcRig } from './oidc-rig.mjs';
+import { signInAtProvider, startOidcRig } from './oidc-rig.mjs';
 
 /** Held in front of the provider's token endpoint while two tabs hit a revoked token. */
 const LATENCY_MS = 300;
@@ -150,12 +150,7 @@ describe('proxy and authorizer through the demo page in Chromium', () => {
     const callback = page.waitForRequest((r) => r.url().startsWith(`${deployment.baseUrl}/auth/${providerName}/callback?`));
     await page.click(`#login-${providerName}`);
 
-    await page.waitForURL(`${provider.issuer}/interaction/**`);
-    await page.fill('input[name=login]', subject);
-    await page.fill('input[name=password]', 'any password');
-    await page.click('button[type=submit]');
-    await page.waitForURL(`${provider.issuer}/interaction/**`);
-    await page.locator('button[type=submit]', { hasText: 'Continue' }).click();
+    await signInAtProvider(page, provider.issuer, subject);
 
     const response = new URL((await callback).url()).searchParams;
     secrets.add(response.get('code'));

@@ -60,6 +60,31 @@ impl Local {
             .map(|_| String::from_utf8_lossy(&answer).into_owned())
     }
 
+    /// Signs in through the development provider as `subject` (the binding cookie carried to
+    /// the callback, as a browser would) and returns the session cookie's value.
+    async fn sign_in(&self, http: &reqwest::Client, subject: &str) -> String {
+        let login = http
+            .get(format!("http://{}/auth/dev/login?return_to=%2F", self.addr))
+            .header("user-agent", "LocalRunnerTest/1")
+            .send()
+            .await
+            .unwrap();
+        let tx = set_cookie(&login, "auth_tx").expect("binding cookie");
+        let authorize = login.headers()["location"].to_str().unwrap().to_owned();
+        let callback = integration_tests::submit_sign_in_form(
+            &authorize,
+            &[("action", "approve"), ("subject", subject)],
+        )
+        .await;
+        let signed_in = http
+            .get(&callback)
+            .header("cookie", format!("auth_tx={tx}"))
+            .send()
+            .await
+            .unwrap();
+        set_cookie(&signed_in, "session").expect("session cookie")
+    }
+
     async fn stop(mut self) -> (String, String) {
         let _ = self.child.kill().await;
         let out = std::fs::read_to_string(&self.stdout).unwrap_or_default();
@@ -150,25 +175,7 @@ async fn the_local_runner_proxies_the_dev_providers_api_and_guards_me_hello_with
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let login = http
-        .get(format!("{base}/auth/dev/login?return_to=%2F"))
-        .send()
-        .await
-        .unwrap();
-    let tx = set_cookie(&login, "auth_tx").expect("binding cookie");
-    let authorize = login.headers()["location"].to_str().unwrap().to_owned();
-    let callback = integration_tests::submit_sign_in_form(
-        &authorize,
-        &[("action", "approve"), ("subject", "alice")],
-    )
-    .await;
-    let signed_in = http
-        .get(&callback)
-        .header("cookie", format!("auth_tx={tx}"))
-        .send()
-        .await
-        .unwrap();
-    let session = set_cookie(&signed_in, "session").expect("session cookie");
+    let session = local.sign_in(&http, "alice").await;
     let cookie = format!("session={session}");
     let get = |path: &str| {
         http.get(format!("{base}{path}"))
@@ -210,18 +217,6 @@ async fn the_local_runner_proxies_the_dev_providers_api_and_guards_me_hello_with
     local.stop().await;
 }
 
-/// The `name=value` of the cookie `name` that `resp` sets.
-fn cookie_pair(resp: &reqwest::Response, name: &str) -> String {
-    resp.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .and_then(|v| v.split(';').next())
-        .unwrap_or_else(|| panic!("{name} is set: {resp:?}"))
-        .to_owned()
-}
-
 #[tokio::test]
 async fn a_login_refresh_and_logout_through_the_local_runner_print_their_security_events() {
     let local = Local::start().await;
@@ -230,29 +225,8 @@ async fn a_login_refresh_and_logout_through_the_local_runner_print_their_securit
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-
-    let login = client
-        .get(format!("{base}/auth/dev/login"))
-        .header("user-agent", "EventsTest/1")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), 302);
-    let tx = cookie_pair(&login, "auth_tx");
-    let authorization_url = login.headers()["location"].to_str().unwrap().to_owned();
-    let callback_url = integration_tests::submit_sign_in_form(
-        &authorization_url,
-        &[("action", "approve"), ("subject", "zoe")],
-    )
-    .await;
-    let callback = client
-        .get(&callback_url)
-        .header("cookie", &tx)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(callback.status(), 302, "{callback:?}");
-    let session = cookie_pair(&callback, "session");
+    let session_id = local.sign_in(&client, "zoe").await;
+    let session = format!("session={session_id}");
     for path in ["/auth/refresh", "/auth/logout"] {
         let answer = client
             .post(format!("{base}{path}"))
@@ -289,11 +263,10 @@ async fn a_login_refresh_and_logout_through_the_local_runner_print_their_securit
         assert_eq!(e["metadata"]["product"]["feature"]["name"], "all");
         assert_eq!(e["user"]["domain"], "dev");
     }
-    assert_eq!(events[0]["http_request"]["user_agent"], "EventsTest/1");
+    assert_eq!(events[0]["http_request"]["user_agent"], "LocalRunnerTest/1");
     // The local runner prints events, not CloudWatch metrics.
     assert!(lines.iter().all(|l| l.get("_aws").is_none()));
-    let session_id = session.trim_start_matches("session=");
-    assert!(!stdout.contains(session_id), "the session id was printed");
+    assert!(!stdout.contains(&session_id), "the session id was printed");
     // (The built-in development provider logs its own sign-ins; the events never name the user.)
     let events_text: Vec<String> = events.iter().map(|e| e.to_string()).collect();
     assert!(
