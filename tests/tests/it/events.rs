@@ -69,6 +69,7 @@ fn assert_valid_emf(doc: &Value) {
 on_both_stores!(
     a_login_refresh_and_logout_write_their_events_with_hashed_ids_only,
     a_provider_outage_is_an_event_and_a_metric,
+    a_proxied_call_is_an_event_with_the_apis_status,
 );
 
 async fn a_login_refresh_and_logout_write_their_events_with_hashed_ids_only(backend: BackendKind) {
@@ -385,4 +386,62 @@ async fn what_the_caller_writes_is_cut_short_and_escaped_in_the_event() {
         event["user"].get("domain").is_none(),
         "an unknown provider is not named"
     );
+}
+
+#[tokio::test]
+async fn a_mobile_login_and_its_redemption_are_a_login_and_a_hand_off_of_one_user() {
+    let h = crate::mobile::mobile_harness().await;
+    let mut browser = h.browser();
+    let landed = crate::mobile::browser_part(&h, &mut browser, crate::mobile::APP_REDIRECT).await;
+    let code = query_param(&landed, "code");
+    let mut app = h.browser();
+    let redeemed = crate::mobile::redeem(&mut app, &code, crate::mobile::VERIFIER).await;
+    assert_eq!(redeemed.status, StatusCode::OK);
+    let again = crate::mobile::redeem(&mut app, &code, crate::mobile::VERIFIER).await;
+    again.assert_error(400, "invalid_grant");
+
+    let events = security_events(&h);
+    assert_eq!(
+        codes(&events),
+        [
+            "login_started",
+            "login_succeeded",
+            "handoff_redeemed",
+            "handoff_refused"
+        ]
+    );
+    // One user throughout; the session exists from the redemption on.
+    assert_eq!(events[1]["user"]["uid"], events[2]["user"]["uid"]);
+    assert!(events[1].get("session").is_none(), "{}", events[1]);
+    assert!(events[2]["session"]["uid"].is_string());
+    let text = h.events.raw().join("\n");
+    assert!(!text.contains(&code), "the hand-off code was written");
+    let token = redeemed.json()["session_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!text.contains(&token), "the session token was written");
+}
+
+async fn a_proxied_call_is_an_event_with_the_apis_status(backend: BackendKind) {
+    let (h, _up) = crate::proxy::rig(backend, "").await;
+    let (mut browser, _) = crate::proxy::signed_in(&h).await;
+    let answer =
+        crate::proxy::call(&mut browser, http::Method::GET, "/api/up/items?secret=q").await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    let refused = crate::proxy::call(&mut browser, http::Method::GET, "/api/nope/x").await;
+    refused.assert_error(404, "unknown_api");
+
+    let events = security_events(&h);
+    let [.., call, refused] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(call["metadata"]["event_code"], "proxy_call");
+    assert_eq!(call["unmapped"]["upstream_status"], 200);
+    assert_eq!(call["http_request"]["url"]["path"], "/api/up");
+    assert_eq!(call["activity_name"], "API Call");
+    assert!(call["user"]["uid"].is_string() && call["session"]["uid"].is_string());
+    assert_eq!(refused["metadata"]["event_code"], "proxy_refused");
+    assert_eq!(refused["status_detail"], "unknown_api");
+    assert!(!h.events.raw().join("\n").contains("secret=q"));
 }

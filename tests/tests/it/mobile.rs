@@ -5,15 +5,15 @@ use http::{Method, StatusCode};
 use integration_tests::{Browser, Harness, sha256_b64url};
 use lambda_http::Body;
 
-const APP_REDIRECT: &str = "com.example.app:/oauth";
+pub(crate) const APP_REDIRECT: &str = "com.example.app:/oauth";
 /// An RFC 7636 verifier (43–128 unreserved characters) and its S256 challenge.
-const VERIFIER: &str = "app-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
+pub(crate) const VERIFIER: &str = "app-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
 
 fn challenge() -> String {
     sha256_b64url(VERIFIER)
 }
 
-async fn mobile_harness() -> Harness {
+pub(crate) async fn mobile_harness() -> Harness {
     Harness::builder()
         .setting(r#"mobile_redirects = ["com.example.app:/oauth", "http://127.0.0.1/cb"]"#)
         .spawn()
@@ -30,7 +30,7 @@ fn login_path(app_redirect: &str, challenge: &str, method: &str) -> String {
 }
 
 /// Runs the browser part of a mobile login; returns where the browser was finally sent.
-async fn browser_part(h: &Harness, browser: &mut Browser, app_redirect: &str) -> String {
+pub(crate) async fn browser_part(h: &Harness, browser: &mut Browser, app_redirect: &str) -> String {
     let login = browser
         .get(&login_path(app_redirect, &challenge(), "S256"))
         .await;
@@ -45,7 +45,11 @@ async fn browser_part(h: &Harness, browser: &mut Browser, app_redirect: &str) ->
     done.location().to_owned()
 }
 
-async fn redeem(browser: &mut Browser, code: &str, verifier: &str) -> integration_tests::Reply {
+pub(crate) async fn redeem(
+    browser: &mut Browser,
+    code: &str,
+    verifier: &str,
+) -> integration_tests::Reply {
     let form: String = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("code", code)
         .append_pair("code_verifier", verifier)

@@ -18,7 +18,7 @@ const DUE_AFTER: u64 = 3541;
 /// The API's base path at the upstream: calls must stay under it.
 const BASE_PATH: &str = "/v1";
 
-async fn rig(backend: BackendKind, methods: &str) -> (Harness, UpstreamApi) {
+pub(crate) async fn rig(backend: BackendKind, methods: &str) -> (Harness, UpstreamApi) {
     let up = UpstreamApi::spawn().await;
     let h = Harness::builder()
         .backend(backend)
@@ -35,7 +35,7 @@ async fn rig(backend: BackendKind, methods: &str) -> (Harness, UpstreamApi) {
 }
 
 /// A signed-in browser and its session's access token as stored.
-async fn signed_in(h: &Harness) -> (Browser, String) {
+pub(crate) async fn signed_in(h: &Harness) -> (Browser, String) {
     let mut browser = h.browser();
     let session_id = browser.sign_in("dev", "alice").await;
     let token = h
@@ -49,7 +49,7 @@ async fn signed_in(h: &Harness) -> (Browser, String) {
 }
 
 /// `method path` the way the SPA's `fetch` sends it (cookie, CSRF header, allowed origin).
-async fn call(browser: &mut Browser, method: Method, path: &str) -> Reply {
+pub(crate) async fn call(browser: &mut Browser, method: Method, path: &str) -> Reply {
     call_with(browser, method, path, &[]).await
 }
 
