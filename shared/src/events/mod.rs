@@ -119,10 +119,11 @@ impl EventLog {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or_default();
+        let mut lines = String::new();
         if let Some((code, reason)) = decided {
             let hashed = self.hashed(notes);
             let event = ocsf::event(route, code, reason, context, &hashed, time_ms);
-            self.sink.write(&event.to_string());
+            lines.push_str(&event.to_string());
         }
         if let Some(namespace) = &self.metrics_namespace
             && !preflight
@@ -134,7 +135,14 @@ impl EventLog {
                 time_ms,
             )
         {
-            self.sink.write(&line.to_string());
+            if !lines.is_empty() {
+                lines.push('\n');
+            }
+            lines.push_str(&line.to_string());
+        }
+        // One write for both lines: one system call per request.
+        if !lines.is_empty() {
+            self.sink.write(&lines);
         }
     }
 

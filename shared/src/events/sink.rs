@@ -4,10 +4,10 @@
 use std::io::Write;
 use std::sync::Mutex;
 
-/// Takes one JSON line at a time.
+/// Takes the lines of one request at a time.
 pub trait Sink: Send + Sync {
-    /// Writes `line` (one JSON object, no newline).
-    fn write(&self, line: &str);
+    /// Writes `lines` (JSON objects separated by newlines, none at the end).
+    fn write(&self, lines: &str);
 }
 
 /// Standard output, one line per write (the lock keeps lines whole).
@@ -15,9 +15,9 @@ pub trait Sink: Send + Sync {
 pub struct Stdout;
 
 impl Sink for Stdout {
-    fn write(&self, line: &str) {
+    fn write(&self, lines: &str) {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(out, "{lines}");
     }
 }
 
@@ -46,9 +46,9 @@ impl Memory {
 }
 
 impl Sink for Memory {
-    fn write(&self, line: &str) {
-        if let Ok(mut lines) = self.0.lock() {
-            lines.push(line.to_owned());
+    fn write(&self, lines: &str) {
+        if let Ok(mut kept) = self.0.lock() {
+            kept.extend(lines.lines().map(str::to_owned));
         }
     }
 }
