@@ -191,22 +191,12 @@ impl App {
     ) -> Result<serde_json::Value, crate::store::StoreError> {
         let started = std::time::Instant::now();
         let req = crate::edge::request_from_authorizer_event(event);
-        let (decision, mut notes) = events::collect(crate::flow::authorize::decide(
+        let (decision, notes) = events::collect(crate::flow::authorize::decide(
             self.shared.deps(),
             self.shared.cookies,
             &req,
         ))
         .await;
-        notes.error = match &decision {
-            Ok(crate::flow::authorize::Decision::Allow { .. }) => None,
-            Ok(crate::flow::authorize::Decision::Deny) => {
-                Some(crate::edge::ApiError::Unauthenticated)
-            }
-            Err(_) => {
-                notes.store_unavailable = true;
-                Some(crate::edge::ApiError::StoreUnavailable)
-            }
-        };
         let mut context = crate::edge::authorizer_event_context(event);
         context.duration_ms = started.elapsed().as_millis() as u64;
         self.events
@@ -261,10 +251,5 @@ impl Shared {
     /// The cookies' names and attributes.
     pub fn cookies(&self) -> Cookies {
         self.cookies
-    }
-
-    /// Where security events and metrics go.
-    pub fn events(&self) -> &EventLog {
-        &self.events
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::caller::authenticate;
 use crate::deps::Deps;
-use crate::edge::{Cookies, Request};
+use crate::edge::{ApiError, Cookies, Request};
 use crate::store::StoreError;
 use crate::types::ProviderId;
 
@@ -41,12 +41,26 @@ impl Decision {
 
 /// Decides for the request's session cookie or bearer session token. A store failure is an
 /// error, not a denial: API Gateway would cache a denial and lock the user out meanwhile.
+/// The decision is noted for the request's security event (a denial as `unauthenticated`).
 #[tracing::instrument(name = "authorize", skip_all)]
 pub async fn decide(
     deps: Deps<'_>,
     cookies: Cookies,
     req: &Request,
 ) -> Result<Decision, StoreError> {
+    let decision = lookup(deps, cookies, req).await;
+    crate::events::note(|n| match &decision {
+        Ok(Decision::Allow { .. }) => {}
+        Ok(Decision::Deny) => n.error = Some(ApiError::Unauthenticated),
+        Err(_) => {
+            n.error = Some(ApiError::StoreUnavailable);
+            n.store_unavailable = true;
+        }
+    });
+    decision
+}
+
+async fn lookup(deps: Deps<'_>, cookies: Cookies, req: &Request) -> Result<Decision, StoreError> {
     let Ok((key, _)) = authenticate(req, cookies, &[], false) else {
         tracing::info!(decision = "deny", reason = "no session credential");
         return Ok(Decision::Deny);
