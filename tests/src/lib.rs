@@ -20,7 +20,7 @@ pub use harness::{
     client_id, client_secret,
 };
 pub use logs::{CapturedLogs, LogGuard};
-pub use net::{CountingServer, shutdown_signal, submit_sign_in_form};
+pub use net::{CountingServer, shutdown_signal, submit_sign_in_form, unused_port};
 pub use stores::{
     Backend, BackendKind, StoreHandle, TEST_KEY, assert_scan_has_no, dynamo_store,
     dynamodb_endpoint, dynamodb_or_skip, unique_table,

@@ -101,3 +101,16 @@ pub async fn shutdown_signal() {
         _ => std::future::pending().await,
     }
 }
+
+/// A port on 127.0.0.1 that nothing listened on a moment ago, drawn from outside Linux's
+/// ephemeral range (32768-60999): the many `bind(0)` calls of tests running in parallel can
+/// never be handed it, so it stays free for the process the test starts on it, or closed when
+/// the test needs a port where nothing answers.
+pub fn unused_port() -> u16 {
+    loop {
+        let port = 20_000 + (shared::crypto::random_below(12_000) as u16);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}

@@ -201,10 +201,8 @@ async fn unreachable_dynamodb_answers_store_unavailable_quickly() {
         redirect_uris: vec![],
     }])
     .await;
-    // A port nothing listens on: bind, note the port, close.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    // A port nothing listens on.
+    let port = integration_tests::unused_port();
     let app = app_on_dynamodb(
         "auth",
         &format!("http://127.0.0.1:{port}"),

@@ -48,10 +48,7 @@ async fn health_says_ok_and_nothing_about_the_configuration(backend: BackendKind
 #[tokio::test]
 async fn a_deep_check_answers_503_store_unavailable_when_the_store_cannot_be_read() {
     // A DynamoDB endpoint on a loopback port nobody listens on.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = integration_tests::unused_port();
     let settings = DynamoSettings {
         table: "nowhere".into(),
         endpoint: Some(format!("http://127.0.0.1:{port}").parse().unwrap()),

@@ -18,10 +18,7 @@ struct Local {
 
 impl Local {
     async fn start() -> Self {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
+        let port = integration_tests::unused_port();
         let addr = format!("127.0.0.1:{port}");
         let dir = std::env::temp_dir();
         let tag = shared::crypto::random_token(6);

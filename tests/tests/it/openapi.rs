@@ -304,10 +304,7 @@ fn expect(path: &str, method: Method, reply: &Reply, status: u16, code: Option<&
 /// `up` (every method), `readonly` (the default `GET`, `HEAD`), `down` (a closed port).
 async fn rig() -> (Harness, UpstreamApi) {
     let up = UpstreamApi::spawn().await;
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let closed = integration_tests::unused_port();
     let base = up.base_url();
     let h = Harness::builder()
         .provider("dev", "")

@@ -415,10 +415,7 @@ async fn redirects_come_back_unfollowed_and_failures_are_502(backend: BackendKin
 }
 
 async fn an_unreachable_api_is_502(backend: BackendKind) {
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let closed = integration_tests::unused_port();
     let h = Harness::builder()
         .backend(backend)
         .setting(&format!(
