@@ -61,15 +61,16 @@ pub fn request_from_authorizer_event(event: &serde_json::Value) -> Request {
 /// (from `routeKey`, never the raw path or query).
 pub fn authorizer_event_context(event: &serde_json::Value) -> crate::events::Context {
     let context = &event["requestContext"];
-    let text = |v: &serde_json::Value| v.as_str().map(|s| s.chars().take(512).collect::<String>());
+    use crate::events::{MAX_METHOD, MAX_PATH, MAX_USER_AGENT, truncated};
+    let text = |v: &serde_json::Value| v.as_str().map(|s| truncated(s, MAX_USER_AGENT));
     let route_key = event["routeKey"].as_str().unwrap_or_default();
     let (method, path) = route_key.split_once(' ').unwrap_or(("", route_key));
     crate::events::Context {
         request_id: text(&context["requestId"]).unwrap_or_default(),
         api_request_id: text(&context["requestId"]),
         function: "authorizer",
-        method: method.chars().take(16).collect(),
-        path: path.chars().take(256).collect(),
+        method: truncated(method, MAX_METHOD),
+        path: truncated(path, MAX_PATH),
         source_ip: text(&context["http"]["sourceIp"]),
         user_agent: text(&context["http"]["userAgent"]),
         status: None,

@@ -30,6 +30,22 @@ pub use sink::{Memory, Sink, Stdout};
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub String);
 
+/// Longest `User-Agent`, path and method an event carries, in bytes: each is the caller's text.
+pub const MAX_USER_AGENT: usize = 512;
+/// See [`MAX_USER_AGENT`].
+pub const MAX_PATH: usize = 256;
+/// See [`MAX_USER_AGENT`].
+pub const MAX_METHOD: usize = 16;
+
+/// `text` cut to at most `max` bytes at a character boundary.
+pub fn truncated(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
 /// The label the event-hash key is derived under from the first encryption key.
 pub const HASH_KEY_LABEL: &[u8] = b"token-handler event-hash v1";
 

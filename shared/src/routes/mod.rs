@@ -19,7 +19,7 @@ use tracing::Instrument;
 
 use crate::app::Shared;
 use crate::edge::{ApiError, Request, Response, finish};
-use crate::events::{self, EventLog};
+use crate::events::{self, EventLog, MAX_METHOD, MAX_PATH, MAX_USER_AGENT, truncated};
 
 /// Which Lambda function is running; each answers only its own routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -327,20 +327,6 @@ fn logged_path(path: &str) -> String {
         return truncated(&format!("/api/{api}"), MAX_PATH);
     }
     truncated(path, MAX_PATH)
-}
-
-/// Longest `User-Agent`, path and method an event carries: each is the caller's text.
-const MAX_USER_AGENT: usize = 512;
-const MAX_PATH: usize = 256;
-const MAX_METHOD: usize = 16;
-
-/// `text` cut to at most `max` bytes at a character boundary.
-fn truncated(text: &str, max: usize) -> String {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
 }
 
 /// The client's address and `User-Agent`, from API Gateway's request context (the local runner
