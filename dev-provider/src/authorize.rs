@@ -207,6 +207,7 @@ fn issue_code(p: &DevProvider, req: AuthzRequest, identity: Identity) -> String 
                     identity,
                     scope: req.scope,
                     auth_time: crate::util::now_unix(),
+                    sid: crate::util::random_token(16),
                 },
                 redirect_uri: req.redirect_uri.clone(),
                 code_challenge: req.code_challenge,

@@ -51,8 +51,17 @@ impl SigningKey {
     }
 
     fn sign(&self, claims: &Map<String, Value>) -> Result<String, String> {
+        self.sign_typed("JWT", claims)
+    }
+
+    pub(crate) fn sign_typed(
+        &self,
+        typ: &str,
+        claims: &Map<String, Value>,
+    ) -> Result<String, String> {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());
+        header.typ = Some(typ.to_owned());
         jsonwebtoken::encode(&header, claims, &EncodingKey::from_ec_der(&self.pkcs8))
             .map_err(|e| format!("ES256 signing failed: {e}"))
     }

@@ -153,6 +153,9 @@ pub(crate) struct Grant {
     pub(crate) scope: String,
     /// Unix seconds of the sign-in.
     pub(crate) auth_time: i64,
+    /// The provider session this sign-in made (the id_token's `sid`, as in OpenID Connect
+    /// Back-Channel Logout 1.0): one per sign-in, kept through refreshes.
+    pub(crate) sid: String,
 }
 
 pub(crate) struct PendingCode {
@@ -263,6 +266,58 @@ impl DevProvider {
         let fresh = SigningKey::generate();
         let mut st = self.lock();
         st.key = std::mem::replace(&mut st.next_key, fresh);
+    }
+
+    /// Signs `claims` as a JWT with the current signing key (the one the JWKS publishes),
+    /// `typ` set to `typ`: for tests that need a token the provider vouches for, such as a
+    /// back-channel logout token with chosen claims.
+    pub fn sign(&self, typ: &str, claims: &serde_json::Map<String, serde_json::Value>) -> String {
+        let key = self.lock().key.clone();
+        key.sign_typed(typ, claims).expect("ES256 signing")
+    }
+
+    /// Like [`Self::sign`], with a key the JWKS does not publish.
+    pub fn sign_with_unpublished_key(
+        &self,
+        typ: &str,
+        claims: &serde_json::Map<String, serde_json::Value>,
+    ) -> String {
+        let key = self.lock().next_key.clone();
+        key.sign_typed(typ, claims).expect("ES256 signing")
+    }
+
+    /// A back-channel logout token (OpenID Connect Back-Channel Logout 1.0 §2.4) for
+    /// `client_id`, naming `sid` and `sub` when given: `iss`, `aud`, `iat`, `exp` (two minutes),
+    /// a fresh `jti` and the logout event, `typ` `logout+jwt`.
+    pub fn logout_token(&self, client_id: &str, sub: Option<&str>, sid: Option<&str>) -> String {
+        self.sign("logout+jwt", &self.logout_claims(client_id, sub, sid))
+    }
+
+    /// The claims of [`Self::logout_token`], to be altered by tests before [`Self::sign`].
+    pub fn logout_claims(
+        &self,
+        client_id: &str,
+        sub: Option<&str>,
+        sid: Option<&str>,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let now = crate::util::now_unix();
+        let mut claims = serde_json::Map::new();
+        claims.insert("iss".into(), self.issuer().into());
+        claims.insert("aud".into(), client_id.into());
+        claims.insert("iat".into(), now.into());
+        claims.insert("exp".into(), (now + 120).into());
+        claims.insert("jti".into(), crate::util::random_token(16).into());
+        claims.insert(
+            "events".into(),
+            serde_json::json!({"http://schemas.openid.net/event/backchannel-logout": {}}),
+        );
+        if let Some(sub) = sub {
+            claims.insert("sub".into(), sub.into());
+        }
+        if let Some(sid) = sid {
+            claims.insert("sid".into(), sid.into());
+        }
+        claims
     }
 
     /// Snapshot of the counters.

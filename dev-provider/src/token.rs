@@ -475,6 +475,7 @@ fn id_token_claims(
         c.insert("nbf".into(), json!(now.saturating_add(off)));
     }
     c.insert("auth_time".into(), json!(grant.auth_time));
+    c.insert("sid".into(), json!(grant.sid));
     if let Some(n) = b.id_token_nonce.as_deref().or(nonce) {
         c.insert("nonce".into(), json!(n));
     }

@@ -21,6 +21,8 @@ pub enum Route {
     Logout,
     /// `POST /auth/token` (the mobile hand-off)
     Token,
+    /// `POST /auth/{provider}/backchannel-logout`
+    BackchannelLogout,
     /// `ANY /api/{api}/{proxy+}`
     Proxy,
     /// The authorizer's decision.
@@ -39,6 +41,7 @@ impl Route {
             Route::Session => "session",
             Route::Logout => "logout",
             Route::Token => "token",
+            Route::BackchannelLogout => "backchannel_logout",
             Route::Proxy => "proxy",
             Route::Authorizer => "authorizer",
             Route::Quiet => "none",
@@ -94,11 +97,15 @@ pub enum EventCode {
     AuthorizerAllowed,
     /// The authorizer denied a request.
     AuthorizerDenied,
+    /// A provider's back-channel logout ended a user's sessions (possibly none).
+    BackchannelLogout,
+    /// A back-channel logout was refused (invalid or replayed logout token) or failed.
+    BackchannelLogoutRefused,
 }
 
 impl EventCode {
     /// Every code, for documentation checks.
-    pub const ALL: [EventCode; 21] = [
+    pub const ALL: [EventCode; 23] = [
         EventCode::LoginStarted,
         EventCode::LoginFailed,
         EventCode::LoginSucceeded,
@@ -120,6 +127,8 @@ impl EventCode {
         EventCode::ProxyRefused,
         EventCode::AuthorizerAllowed,
         EventCode::AuthorizerDenied,
+        EventCode::BackchannelLogout,
+        EventCode::BackchannelLogoutRefused,
     ];
 
     /// The code as written.
@@ -147,6 +156,8 @@ impl EventCode {
             ProxyRefused => "proxy_refused",
             AuthorizerAllowed => "authorizer_allowed",
             AuthorizerDenied => "authorizer_denied",
+            BackchannelLogout => "backchannel_logout",
+            BackchannelLogoutRefused => "backchannel_logout_refused",
         }
     }
 
@@ -165,6 +176,7 @@ impl EventCode {
                 | Logout
                 | ProxyCall
                 | AuthorizerAllowed
+                | BackchannelLogout
         )
     }
 
@@ -172,7 +184,10 @@ impl EventCode {
     pub fn suspicious(self) -> bool {
         matches!(
             self,
-            EventCode::CallbackReplay | EventCode::CsrfRejected | EventCode::HandoffRefused
+            EventCode::CallbackReplay
+                | EventCode::CsrfRejected
+                | EventCode::HandoffRefused
+                | EventCode::BackchannelLogoutRefused
         )
     }
 }
@@ -270,6 +285,8 @@ pub fn decide(route: Route, preflight: bool, notes: &Notes) -> Option<(EventCode
         (Route::Proxy, Some(_)) => ProxyRefused,
         (Route::Authorizer, None) => AuthorizerAllowed,
         (Route::Authorizer, Some(_)) => AuthorizerDenied,
+        (Route::BackchannelLogout, None) => BackchannelLogout,
+        (Route::BackchannelLogout, Some(_)) => BackchannelLogoutRefused,
     };
     Some((code, error))
 }

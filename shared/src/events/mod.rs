@@ -83,6 +83,8 @@ pub struct Hashed {
     pub session: Option<String>,
     /// The API's status, for a proxied call.
     pub upstream_status: Option<u16>,
+    /// How many sessions a back-channel logout (or an operator) ended.
+    pub sessions_ended: Option<usize>,
 }
 
 /// Writes events (and, in Lambda, metrics) for requests.
@@ -175,6 +177,7 @@ impl EventLog {
                 .map(|key| self.hash(format!("session\n{key}").as_bytes())),
             provider,
             upstream_status: notes.upstream_status,
+            sessions_ended: notes.sessions_ended,
         }
     }
 

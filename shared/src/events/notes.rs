@@ -47,6 +47,8 @@ pub struct Notes {
     pub token_source: Option<Source>,
     /// The API's status, for a proxied call.
     pub upstream_status: Option<u16>,
+    /// How many sessions a back-channel logout (or an operator) ended.
+    pub sessions_ended: Option<usize>,
     /// Time spent waiting for providers.
     pub provider_time: Duration,
     /// Calls made to providers.

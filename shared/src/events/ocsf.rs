@@ -18,7 +18,7 @@ fn activity(route: Route) -> (u64, &'static str) {
     match route {
         Route::Login => (6, "Preauth"),
         Route::Callback | Route::Token => (1, "Logon"),
-        Route::Logout => (2, "Logoff"),
+        Route::Logout | Route::BackchannelLogout => (2, "Logoff"),
         Route::Refresh => (99, "Token Refresh"),
         Route::Session => (99, "Session Check"),
         Route::Proxy => (99, "API Call"),
@@ -117,8 +117,15 @@ pub fn event(
     if let Some(session) = &hashed.session {
         fields.insert("session".into(), json!({"uid": session}));
     }
+    let mut unmapped = Map::new();
     if let Some(upstream) = hashed.upstream_status {
-        fields.insert("unmapped".into(), json!({"upstream_status": upstream}));
+        unmapped.insert("upstream_status".into(), json!(upstream));
+    }
+    if let Some(ended) = hashed.sessions_ended {
+        unmapped.insert("sessions_ended".into(), json!(ended));
+    }
+    if !unmapped.is_empty() {
+        fields.insert("unmapped".into(), Value::Object(unmapped));
     }
     event
 }

@@ -322,6 +322,7 @@ async fn signed_in(
         provider: provider.config.id.clone(),
         subject: identity.subject,
         profile: identity.profile,
+        sid: identity.sid,
         tokens,
         version: 0,
         lease_until: 0,

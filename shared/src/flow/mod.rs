@@ -3,6 +3,7 @@
 //! [`Deps`](crate::deps::Deps) ports; none sees the whole application.
 
 pub mod authorize;
+pub mod backchannel;
 pub mod callback;
 #[cfg(test)]
 pub(crate) mod fakes;

@@ -103,6 +103,9 @@ pub struct Claims {
     /// Picture URL.
     #[serde(default)]
     pub picture: Option<String>,
+    /// The provider's session id (OpenID Connect Front-/Back-Channel Logout), when it keeps one.
+    #[serde(default)]
+    pub sid: Option<String>,
 }
 
 /// What a valid id_token must say.
@@ -125,39 +128,66 @@ pub async fn verify(
     jwks: &JwksCache,
     http: &dyn Outbound,
 ) -> Result<Claims, IdTokenError> {
-    let raw = token.expose();
-    let header = jsonwebtoken::decode_header(raw).map_err(|_| IdTokenError::Malformed)?;
-    if !ALLOWED_ALGORITHMS.contains(&header.alg) {
-        return Err(IdTokenError::Algorithm);
-    }
-    let jwks_uri = metadata
-        .jwks_uri
-        .as_ref()
-        .ok_or_else(|| IdTokenError::Jwks("no jwks_uri".into()))?;
-    let key = jwks
-        .key_for(
-            http,
-            jwks_uri,
-            header.kid.as_deref(),
-            header.alg,
-            expected.now,
-        )
+    let signed = Signed {
+        issuers: expected.issuers,
+        audience: expected.client_id,
+        required: &["exp", "iss", "aud", "sub"],
+        now: expected.now,
+    };
+    let claims = signed
+        .claims::<Claims>(token.expose(), metadata, jwks, http)
         .await?;
-
-    let mut validation = Validation::new(header.alg);
-    validation.leeway = MAX_SKEW;
-    // Times are checked below against the application's clock, the same one every other
-    // expiry uses; jsonwebtoken would read the system clock.
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.set_issuer(expected.issuers);
-    validation.set_audience(&[expected.client_id]);
-    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    let claims = jsonwebtoken::decode::<Claims>(raw, &key, &validation)
-        .map_err(|e| IdTokenError::Invalid(e.kind_name()))?
-        .claims;
-
     check_claims(claims, expected)
+}
+
+/// The checks every JWT a provider signs for us shares (id_tokens, logout tokens): a JWS
+/// with an allowed algorithm, signed by a key of the provider's JWKS, from one of `issuers`,
+/// for `audience`, with the `required` claims present. Times are the caller's to check.
+pub struct Signed<'a> {
+    /// The issuers accepted.
+    pub issuers: &'a [String],
+    /// Our client id: the audience the token must name.
+    pub audience: &'a str,
+    /// Claims that must be present.
+    pub required: &'a [&'a str],
+    /// Current unix time (for the JWKS cache).
+    pub now: u64,
+}
+
+impl Signed<'_> {
+    /// Verifies the signature, issuer and audience of `raw` and reads its claims as `T`.
+    pub async fn claims<T: serde::de::DeserializeOwned>(
+        &self,
+        raw: &str,
+        metadata: &Metadata,
+        jwks: &JwksCache,
+        http: &dyn Outbound,
+    ) -> Result<T, IdTokenError> {
+        let header = jsonwebtoken::decode_header(raw).map_err(|_| IdTokenError::Malformed)?;
+        if !ALLOWED_ALGORITHMS.contains(&header.alg) {
+            return Err(IdTokenError::Algorithm);
+        }
+        let jwks_uri = metadata
+            .jwks_uri
+            .as_ref()
+            .ok_or_else(|| IdTokenError::Jwks("no jwks_uri".into()))?;
+        let key = jwks
+            .key_for(http, jwks_uri, header.kid.as_deref(), header.alg, self.now)
+            .await?;
+
+        let mut validation = Validation::new(header.alg);
+        validation.leeway = MAX_SKEW;
+        // Times are checked by the caller against the application's clock, the same one every
+        // other expiry uses; jsonwebtoken would read the system clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.set_issuer(self.issuers);
+        validation.set_audience(&[self.audience]);
+        validation.set_required_spec_claims(self.required);
+        Ok(jsonwebtoken::decode::<T>(raw, &key, &validation)
+            .map_err(|e| IdTokenError::Invalid(e.kind_name()))?
+            .claims)
+    }
 }
 
 /// The checks on a signed token's claims that are judged on the application's clock or are

@@ -6,6 +6,7 @@ pub mod discovery;
 pub mod id_token;
 pub mod jwks;
 pub mod logout;
+pub mod logout_token;
 pub mod outcome;
 pub mod presets;
 pub mod quirks;

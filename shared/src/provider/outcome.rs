@@ -91,6 +91,8 @@ pub struct Identity {
     pub subject: String,
     /// Name, e-mail and picture, when given.
     pub profile: Profile,
+    /// The provider's session id (an id_token's `sid`), when it names one.
+    pub sid: Option<String>,
 }
 
 impl Identity {
@@ -107,8 +109,14 @@ impl Identity {
         if claims.sub.is_empty() || claims.sub.len() > MAX_SUBJECT {
             return Err(ProviderError::Invalid("unusable subject".into()));
         }
+        // A sid that could not be a provider's session id is not kept (nor could a logout
+        // token name it).
+        let sid = claims
+            .sid
+            .filter(|sid| !sid.is_empty() && sid.len() <= MAX_SUBJECT);
         Ok(Self {
             subject: claims.sub,
+            sid,
             profile: Profile {
                 name: claims.name.or(claims.nickname),
                 email: claims.email.filter(|_| verified),

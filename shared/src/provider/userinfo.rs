@@ -138,6 +138,7 @@ pub fn read_identity(answer: &Value, map: &UserinfoMap) -> Result<Identity, Prov
             email: first(&map.email).filter(|_| verified),
             picture: first(&map.picture),
         },
+        sid: None,
     })
 }
 

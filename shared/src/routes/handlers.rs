@@ -18,12 +18,13 @@ use crate::edge::{
     ApiError, Request, add_cookie, add_cors, allowed_origin, cookie, json_response,
     preflight as preflight_response, proxy_preflight, redirect,
 };
+use crate::flow::backchannel::LogoutNotice;
 use crate::flow::callback::{CallbackParams, Outcome};
 use crate::flow::handoff::Redemption;
 use crate::flow::login::LoginRequest;
 use crate::flow::proxy::ProxyRequest;
 use crate::flow::refresh::{REQUEST_BUDGET, RefreshRequest};
-use crate::flow::{callback, handoff, health, login, proxy, refresh, session};
+use crate::flow::{backchannel, callback, handoff, health, login, proxy, refresh, session};
 use crate::provider::Provider;
 use crate::provider::presets::ResponseMode;
 use crate::store::keys::session_key;
@@ -332,6 +333,34 @@ pub(super) async fn token(State(shared): State<Arc<Shared>>, req: AxumRequest) -
                 "expires_in": r.expires_in,
             }),
         ),
+        Err(e) => e.response(),
+    })
+}
+
+/// `POST /auth/{provider}/backchannel-logout`: 200 with an empty body, or the contract's error
+/// (an invalid or replayed logout token is `invalid_request`). Server to server: no cookies,
+/// no CORS.
+pub(super) async fn backchannel_logout(
+    State(shared): State<Arc<Shared>>,
+    params: RawPathParams,
+    req: AxumRequest,
+) -> AxumResponse {
+    let req = buffered(req).await;
+    let result = async {
+        let provider = provider(&shared, &params)?;
+        let notice = LogoutNotice::from_request(&req)?;
+        backchannel::end_sessions(shared.deps(), provider, notice).await
+    }
+    .await;
+    into_axum(match result {
+        Ok(_) => {
+            let mut resp = crate::edge::Response::new(lambda_http::Body::Empty);
+            resp.headers_mut().insert(
+                http::header::CACHE_CONTROL,
+                http::HeaderValue::from_static("no-store"),
+            );
+            resp
+        }
         Err(e) => e.response(),
     })
 }

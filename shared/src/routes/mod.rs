@@ -30,7 +30,8 @@ pub enum Function {
     Callback,
     /// `POST /auth/refresh`
     Refresh,
-    /// `GET /auth/session`, `POST /auth/logout`, `POST /auth/token`, `GET /auth/health`
+    /// `GET /auth/session`, `POST /auth/logout`, `POST /auth/token`,
+    /// `POST /auth/{provider}/backchannel-logout`, `GET /auth/health`
     Session,
     /// `ANY /api/{api}/{path}`
     Proxy,
@@ -106,6 +107,11 @@ pub const ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         function: Function::Session,
+        path: "/auth/{provider}/backchannel-logout",
+        methods: &["POST"],
+    },
+    RouteSpec {
+        function: Function::Session,
         path: "/auth/health",
         methods: &["GET"],
     },
@@ -136,6 +142,9 @@ pub fn router(shared: Arc<Shared>, function: Function) -> Router {
             "/auth/logout" => router.route(spec.path, only(Method::POST, handlers::logout)),
             "/auth/token" => router.route(spec.path, only(Method::POST, handlers::token)),
             "/auth/health" => router.route(spec.path, only(Method::GET, handlers::health)),
+            "/auth/{provider}/backchannel-logout" => {
+                router.route(spec.path, only(Method::POST, handlers::backchannel_logout))
+            }
             // Every method: which ones an API allows is its configuration's business (405
             // there); the handler answers OPTIONS as a preflight. As API Gateway's `{proxy+}`,
             // the rest of the path must not be empty.
@@ -235,7 +244,12 @@ pub fn route_path(path: &str) -> Option<String> {
     }
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     match segments.as_slice() {
-        [.., "auth", p, last @ ("login" | "callback")] => Some(format!("/auth/{p}/{last}")),
+        [
+            ..,
+            "auth",
+            p,
+            last @ ("login" | "callback" | "backchannel-logout"),
+        ] => Some(format!("/auth/{p}/{last}")),
         [.., "auth", last] => Some(format!("/auth/{last}")),
         _ => None,
     }
@@ -314,6 +328,7 @@ fn route_name(path: &str) -> events::Route {
         Some("session") => Route::Session,
         Some("logout") => Route::Logout,
         Some("token") => Route::Token,
+        Some("backchannel-logout") => Route::BackchannelLogout,
         _ => Route::Quiet,
     }
 }
@@ -495,6 +510,10 @@ mod tests {
         assert_eq!(
             route_path("/auth/session/").as_deref(),
             Some("/auth/session")
+        );
+        assert_eq!(
+            route_path("/prod/auth/corp/backchannel-logout").as_deref(),
+            Some("/auth/corp/backchannel-logout")
         );
         assert_eq!(route_path("/auth/google").as_deref(), Some("/auth/google"));
         assert_eq!(route_path("/other"), None);

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AppLogin, Handoff, Profile, Session, StoreError, TokenSet, Transaction, UserRecord};
+use super::{
+    AppLogin, Handoff, Profile, Session, SessionsOf, StoreError, TokenSet, Transaction, UserRecord,
+};
 use crate::crypto::Keyring;
 use crate::secret::{AccessToken, CodeVerifier, Nonce, RefreshToken};
 use crate::types::{AppRedirect, ProviderId, ReturnTo};
@@ -47,6 +49,9 @@ pub mod attr {
     pub const LEASE_OWNER: &str = "lease_owner";
     /// Until when the refresh lease is held, unix seconds.
     pub const LEASE_UNTIL: &str = "lease_until";
+    /// Owner index: a keyed hash of the session's (provider, subject) on a session, of
+    /// (provider, sid) on its `sid` pointer. DynamoDB indexes it (a sparse, keys-only GSI).
+    pub const IX: &str = "ix";
 }
 
 /// Item types.
@@ -61,6 +66,10 @@ pub mod kind {
     pub const USER: &str = "user";
     /// A provider's public document (its discovery document), shared between instances.
     pub const DOC: &str = "doc";
+    /// A pointer from a provider session id (`sid`) to one of our sessions.
+    pub const SID: &str = "sid";
+    /// A one-time value that was used (a logout token's `jti`), kept until it expires.
+    pub const USED: &str = "used";
 }
 
 /// The table key of a record of `kind` stored under the (already hashed) `key`.
@@ -94,7 +103,19 @@ struct Identity {
     provider: String,
     subject: String,
     profile: Profile,
+    /// The provider's session id; absent in rows written before it was kept.
+    #[serde(default)]
+    sid: Option<String>,
+    /// The row's plain-text owner index, repeated so an edited one is detected.
+    #[serde(default)]
+    ix: Option<String>,
     created_at: u64,
+    expires_at: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SidPointer {
+    ix: String,
     expires_at: u64,
 }
 
@@ -276,14 +297,81 @@ impl Codec {
         }
     }
 
-    fn identity(s: &Session) -> Identity {
+    fn identity(s: &Session, ix: Option<String>) -> Identity {
         Identity {
             provider: s.provider.as_str().to_owned(),
             subject: s.subject.clone(),
             profile: s.profile.clone(),
+            sid: s.sid.clone(),
+            ix,
             created_at: s.created_at,
             expires_at: s.expires_at,
         }
+    }
+
+    /// The owner-index values sessions `of` are found under: a keyed hash under each key of
+    /// the keyring, the one rows are written under first. Subjects and sids hash in separate
+    /// domains, so neither can stand for the other.
+    pub fn index_hashes(&self, of: SessionsOf<'_>) -> Vec<String> {
+        let input = match of {
+            SessionsOf::Subject { provider, subject } => {
+                format!("session-user\n{}\n{subject}", provider.as_str())
+            }
+            SessionsOf::Sid { provider, sid } => {
+                format!("session-sid\n{}\n{sid}", provider.as_str())
+            }
+        };
+        self.keyring.lookup_hashes(input.as_bytes())
+    }
+
+    fn first_index_hash(&self, of: SessionsOf<'_>) -> Result<String, StoreError> {
+        self.index_hashes(of)
+            .into_iter()
+            .next()
+            .ok_or_else(|| corrupt("keyring"))
+    }
+
+    /// The session key an owner-index entry points at: a session row's own key, or the one
+    /// a `sid` pointer names.
+    pub fn indexed_session_key(pk: &str) -> Option<&str> {
+        pk.strip_prefix("session#")
+            .or_else(|| pk.strip_prefix("sid#"))
+            .filter(|key| !key.is_empty())
+    }
+
+    /// The `sid` pointer of a session that has a provider session id: written with the
+    /// session, found through the owner index by the sid's keyed hash, gone with its TTL.
+    pub fn sid_pointer_to_item(&self, s: &Session) -> Result<Option<Item>, StoreError> {
+        let Some(sid) = s.sid.as_deref() else {
+            return Ok(None);
+        };
+        let ix = self.first_index_hash(SessionsOf::Sid {
+            provider: &s.provider,
+            sid,
+        })?;
+        let pk = pk(kind::SID, &s.key);
+        let aad = Self::aad(&pk, kind::SID, attr::SEALED, None);
+        let mut item = Item::new();
+        let seal = SidPointer {
+            ix: ix.clone(),
+            expires_at: s.expires_at,
+        };
+        item.insert(attr::SEALED.into(), self.seal(&aad, attr::SEALED, &seal)?);
+        item.insert(attr::PK.into(), Attr::S(pk));
+        item.insert(attr::TYPE.into(), Attr::S(kind::SID.into()));
+        item.insert(attr::IX.into(), Attr::S(ix));
+        item.insert(attr::EXPIRES_AT.into(), Attr::N(s.expires_at));
+        Ok(Some(item))
+    }
+
+    /// The record that a one-time value was used, until `expires_at`. Holds nothing but its
+    /// hashed key and expiry.
+    pub fn used_to_item(key: &str, expires_at: u64) -> Item {
+        let mut item = Item::new();
+        item.insert(attr::PK.into(), Attr::S(pk(kind::USED, key)));
+        item.insert(attr::TYPE.into(), Attr::S(kind::USED.into()));
+        item.insert(attr::EXPIRES_AT.into(), Attr::N(expires_at));
+        item
     }
 
     /// The sealed `tokens` attribute of the session stored under `key` at `version`: it opens
@@ -307,6 +395,11 @@ impl Codec {
     pub fn session_to_item(&self, s: &Session) -> Result<Item, StoreError> {
         let pk = pk(kind::SESSION, &s.key);
         let identity_aad = Self::aad(&pk, kind::SESSION, attr::IDENTITY, None);
+        let ix = self.first_index_hash(SessionsOf::Subject {
+            provider: &s.provider,
+            subject: &s.subject,
+        })?;
+        let identity = Self::identity(s, Some(ix.clone()));
         let mut item = Item::new();
         item.insert(
             attr::TOKENS.into(),
@@ -314,8 +407,9 @@ impl Codec {
         );
         item.insert(
             attr::IDENTITY.into(),
-            self.seal(&identity_aad, attr::IDENTITY, &Self::identity(s))?,
+            self.seal(&identity_aad, attr::IDENTITY, &identity)?,
         );
+        item.insert(attr::IX.into(), Attr::S(ix));
         item.insert(attr::PK.into(), Attr::S(pk));
         item.insert(attr::TYPE.into(), Attr::S(kind::SESSION.into()));
         item.insert(attr::VERSION.into(), Attr::N(s.version));
@@ -330,11 +424,20 @@ impl Codec {
         let identity: Identity = self.open(item, kind::SESSION, attr::IDENTITY, None)?;
         let tokens: TokenSecrets = self.open(item, kind::SESSION, attr::TOKENS, Some(version))?;
         let expires_at = Self::check_expiry(item, identity.expires_at)?;
+        let plain_ix = match item.get(attr::IX) {
+            Some(Attr::S(ix)) => Some(ix.as_str()),
+            None => None,
+            Some(Attr::N(_)) => return Err(corrupt(attr::IX)),
+        };
+        if plain_ix != identity.ix.as_deref() {
+            return Err(corrupt(attr::IX));
+        }
         Ok(Session {
             key: key.to_owned(),
             provider: Self::provider(&identity.provider)?,
             subject: identity.subject,
             profile: identity.profile,
+            sid: identity.sid,
             tokens: Self::token_set(tokens),
             version,
             lease_until: get_n(item, attr::LEASE_UNTIL).unwrap_or(0),
@@ -348,7 +451,7 @@ impl Codec {
         let pk = pk(kind::HANDOFF, &h.key);
         let secrets = HandoffSecrets {
             challenge: h.challenge.clone(),
-            identity: Self::identity(&h.session),
+            identity: Self::identity(&h.session, None),
             tokens: Self::token_secrets(&h.session.tokens),
             expires_at: h.expires_at,
         };
@@ -377,6 +480,7 @@ impl Codec {
                 provider: Self::provider(&s.identity.provider)?,
                 subject: s.identity.subject,
                 profile: s.identity.profile,
+                sid: s.identity.sid,
                 tokens: Self::token_set(s.tokens),
                 version: 0,
                 lease_until: 0,

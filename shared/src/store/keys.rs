@@ -18,3 +18,9 @@ pub fn transaction_key(provider: &str, state: &str, binding: &str) -> String {
 pub fn handoff_key(code: &str) -> String {
     sha256_b64url(format!("handoff\n{code}").as_bytes())
 }
+
+/// The key under which a used one-time value (a logout token's `jti`) is remembered: SHA-256
+/// of what it is, where it came from and the value, so values of different issuers never meet.
+pub fn used_key(what: &str, issuer: &str, value: &str) -> String {
+    sha256_b64url(format!("used\n{what}\n{issuer}\n{value}").as_bytes())
+}

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 
 use super::item::{Attr, Codec, Item, attr, expires_at, kind, or_absent, pk};
-use super::{Handoff, RawItems, Session, Store, StoreError, TokenSet, Transaction, UserRecord};
+use super::{
+    Handoff, RawItems, Session, SessionsOf, Store, StoreError, TokenSet, Transaction, UserRecord,
+};
 use crate::crypto::{Keyring, random_token};
 use crate::types::ProviderId;
 
@@ -118,7 +120,53 @@ impl Store for MemoryStore {
 
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
         self.sweep(session.created_at);
-        self.insert_new(self.codec.session_to_item(session)?)
+        let item = self.codec.session_to_item(session)?;
+        let pointer = self.codec.sid_pointer_to_item(session)?;
+        let mut map = lock(&self.items);
+        let key = pk(kind::SESSION, &session.key);
+        if map.contains_key(&key) {
+            return Err(StoreError::AlreadyExists);
+        }
+        map.insert(key, item);
+        if let Some(pointer) = pointer {
+            map.insert(pk(kind::SID, &session.key), pointer);
+        }
+        Ok(())
+    }
+
+    async fn find_sessions(&self, of: SessionsOf<'_>) -> Result<Vec<String>, StoreError> {
+        let hashes = self.codec.index_hashes(of);
+        let map = lock(&self.items);
+        let mut keys: Vec<String> = map
+            .iter()
+            .filter(
+                |(_, item)| matches!(item.get(attr::IX), Some(Attr::S(ix)) if hashes.contains(ix)),
+            )
+            .filter_map(|(pk, _)| Codec::indexed_session_key(pk).map(str::to_owned))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+
+    async fn mark_used(&self, key: &str, expires_at: u64, now: u64) -> Result<(), StoreError> {
+        self.sweep(now);
+        let item = Codec::used_to_item(key, expires_at);
+        let mut map = lock(&self.items);
+        let pk = pk(kind::USED, key);
+        if map
+            .get(&pk)
+            .is_some_and(|old| super::item::expires_at(old) > now)
+        {
+            return Err(StoreError::AlreadyExists);
+        }
+        map.insert(pk, item);
+        Ok(())
+    }
+
+    async fn unmark_used(&self, key: &str) -> Result<(), StoreError> {
+        lock(&self.items).remove(&pk(kind::USED, key));
+        Ok(())
     }
 
     async fn get_session(&self, key: &str, now: u64) -> Result<Option<Session>, StoreError> {
@@ -195,7 +243,9 @@ impl Store for MemoryStore {
     }
 
     async fn delete_session(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(lock(&self.items).remove(&pk(kind::SESSION, key)).is_some())
+        let mut map = lock(&self.items);
+        map.remove(&pk(kind::SID, key));
+        Ok(map.remove(&pk(kind::SESSION, key)).is_some())
     }
 
     async fn delete_session_as_holder(&self, key: &str, owner: &str) -> Result<(), StoreError> {
@@ -204,6 +254,7 @@ impl Store for MemoryStore {
         match map.get(&pk) {
             Some(item) if item.get(attr::LEASE_OWNER) == Some(&Attr::S(owner.into())) => {
                 map.remove(&pk);
+                map.remove(&super::item::pk(kind::SID, key));
                 Ok(())
             }
             _ => Err(StoreError::Conflict),
@@ -249,6 +300,16 @@ impl Store for MemoryStore {
 impl RawItems for MemoryStore {
     async fn scan(&self) -> Result<Vec<Item>, StoreError> {
         Ok(lock(&self.items).values().cloned().collect())
+    }
+
+    async fn count_sessions(&self, now: u64) -> Result<u64, StoreError> {
+        let map = lock(&self.items);
+        let live = map
+            .values()
+            .filter(|item| item.get(attr::TYPE) == Some(&Attr::S(kind::SESSION.into())))
+            .filter(|item| expires_at(item) > now)
+            .count();
+        Ok(live as u64)
     }
 
     #[cfg(feature = "test-support")]

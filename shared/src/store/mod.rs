@@ -109,6 +109,9 @@ pub struct Session {
     pub subject: String,
     /// Profile claims.
     pub profile: Profile,
+    /// The provider's session id (the id_token's `sid`), by which a back-channel logout names
+    /// the sessions it ends.
+    pub sid: Option<String>,
     /// Provider tokens.
     pub tokens: TokenSet,
     /// Incremented on every token replacement; guards concurrent writers.
@@ -136,6 +139,26 @@ pub struct UserRecord {
     pub profile: Profile,
     /// Unix seconds after which the record is forgotten.
     pub expires_at: u64,
+}
+
+/// Whose sessions to find: a back-channel logout names the provider's session (`sid`) or its
+/// user (`sub`); an operator names the user.
+#[derive(Clone, Copy, Debug)]
+pub enum SessionsOf<'a> {
+    /// Every session of this user at this provider.
+    Subject {
+        /// The provider.
+        provider: &'a ProviderId,
+        /// The user's subject there.
+        subject: &'a str,
+    },
+    /// Every session created from this provider session.
+    Sid {
+        /// The provider.
+        provider: &'a ProviderId,
+        /// The provider's session id (`sid`).
+        sid: &'a str,
+    },
 }
 
 /// A storage failure. Conditional failures are distinct so flows can answer them precisely.
@@ -206,6 +229,19 @@ pub trait Store: Send + Sync {
         tokens: &TokenSet,
     ) -> Result<(), StoreError>;
 
+    /// The keys of the sessions `of` names, found through keyed hashes only. DynamoDB's index
+    /// is eventually consistent: a session created in the last instant may be missing. Keys of
+    /// sessions that have expired or ended since may be included; deleting them is harmless.
+    async fn find_sessions(&self, of: SessionsOf<'_>) -> Result<Vec<String>, StoreError>;
+
+    /// Records that the one-time value hashed to `key` was used, until `expires_at`; fails with
+    /// [`StoreError::AlreadyExists`] while an earlier record of it is live at `now`. One
+    /// conditional write, so of two concurrent callers exactly one succeeds.
+    async fn mark_used(&self, key: &str, expires_at: u64, now: u64) -> Result<(), StoreError>;
+
+    /// Forgets a [`Store::mark_used`] record (the work it guarded failed and may be retried).
+    async fn unmark_used(&self, key: &str) -> Result<(), StoreError>;
+
     /// Deletes a session and its tokens; true when something was deleted.
     async fn delete_session(&self, key: &str) -> Result<bool, StoreError>;
 
@@ -257,6 +293,8 @@ pub trait Store: Send + Sync {
 pub trait RawItems: Send + Sync {
     /// Every item, as stored.
     async fn scan(&self) -> Result<Vec<item::Item>, StoreError>;
+    /// How many sessions are live at `now` (read without opening any).
+    async fn count_sessions(&self, now: u64) -> Result<u64, StoreError>;
     /// Writes an item unconditionally, as it is.
     #[cfg(feature = "test-support")]
     async fn put_raw(&self, item: item::Item) -> Result<(), StoreError>;

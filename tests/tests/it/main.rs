@@ -23,6 +23,7 @@ macro_rules! on_both_stores {
 }
 
 mod authorizer;
+mod backchannel;
 mod callback;
 mod concurrency;
 mod cors;

@@ -10,7 +10,8 @@ use shared::store::dynamodb::DynamoStore;
 use shared::store::item::{Attr, attr};
 use shared::store::memory::MemoryStore;
 use shared::store::{
-    Handoff, Profile, RawItems, Session, Store, StoreError, TokenSet, Transaction, UserRecord,
+    Handoff, Profile, RawItems, Session, SessionsOf, Store, StoreError, TokenSet, Transaction,
+    UserRecord,
 };
 use shared::types::{ProviderId, ReturnTo};
 
@@ -71,6 +72,7 @@ fn session(key: &str, tag: &str) -> Session {
             email: Some(format!("person-{tag}@mail.example")),
             picture: None,
         },
+        sid: Some(format!("sid-{tag}")),
         tokens: tokens(tag),
         version: 0,
         lease_until: 0,
@@ -137,7 +139,203 @@ on_both_backends!(
     a_remembered_user_shows_no_subject_or_name_and_is_not_found_by_a_plain_hash,
     an_edited_or_moved_user_record_reads_as_absent,
     a_remembered_user_is_found_after_a_key_rotation,
+    sessions_are_found_by_their_user_and_by_their_provider_session,
+    sessions_sealed_before_a_key_rotation_are_still_found,
+    a_session_whose_owner_index_was_edited_reads_as_absent,
+    a_used_value_is_refused_while_its_record_lives_and_allowed_once_withdrawn,
+    ending_a_session_removes_its_sid_pointer_too,
+    live_sessions_are_counted_without_opening_them,
 );
+
+fn dev() -> ProviderId {
+    ProviderId::parse("dev").unwrap()
+}
+
+fn session_of(key: &str, subject: &str, sid: Option<&str>) -> Session {
+    Session {
+        subject: subject.to_owned(),
+        sid: sid.map(str::to_owned),
+        ..session(key, key)
+    }
+}
+
+async fn sessions_are_found_by_their_user_and_by_their_provider_session(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store
+        .create_session(&session_of("s-1", "alice", Some("sid-1")))
+        .await
+        .unwrap();
+    store
+        .create_session(&session_of("s-2", "alice", Some("sid-2")))
+        .await
+        .unwrap();
+    store
+        .create_session(&session_of("s-3", "alice", Some("sid-1")))
+        .await
+        .unwrap();
+    store
+        .create_session(&session_of("s-4", "bob", Some("sid-1-bob")))
+        .await
+        .unwrap();
+    store
+        .create_session(&session_of("s-5", "alice", None))
+        .await
+        .unwrap();
+    // The same subject at another provider is another user.
+    let other = Session {
+        provider: ProviderId::parse("corp").unwrap(),
+        ..session_of("s-6", "alice", Some("sid-1"))
+    };
+    store.create_session(&other).await.unwrap();
+    let provider = dev();
+    let by_user = store
+        .find_sessions(SessionsOf::Subject {
+            provider: &provider,
+            subject: "alice",
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_user, ["s-1", "s-2", "s-3", "s-5"]);
+    let by_sid = store
+        .find_sessions(SessionsOf::Sid {
+            provider: &provider,
+            sid: "sid-1",
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_sid, ["s-1", "s-3"]);
+    // A subject never matches as a sid, nor a sid as a subject.
+    let crossed = store
+        .find_sessions(SessionsOf::Sid {
+            provider: &provider,
+            sid: "alice",
+        })
+        .await
+        .unwrap();
+    assert!(crossed.is_empty(), "{crossed:?}");
+    let nobody = store
+        .find_sessions(SessionsOf::Subject {
+            provider: &provider,
+            subject: "sid-1",
+        })
+        .await
+        .unwrap();
+    assert!(nobody.is_empty(), "{nobody:?}");
+}
+
+async fn sessions_sealed_before_a_key_rotation_are_still_found(kind: &str) {
+    let (store, table) = backend(kind).await;
+    store
+        .create_session(&session_of("s-old", "alice", Some("sid-1")))
+        .await
+        .unwrap();
+    let rotated = reopen(kind, &table, store.as_ref(), &[KEY_B, KEY_A]).await;
+    rotated
+        .create_session(&session_of("s-new", "alice", Some("sid-1")))
+        .await
+        .unwrap();
+    let provider = dev();
+    let found = rotated
+        .find_sessions(SessionsOf::Sid {
+            provider: &provider,
+            sid: "sid-1",
+        })
+        .await
+        .unwrap();
+    assert_eq!(found, ["s-new", "s-old"]);
+    let found = rotated
+        .find_sessions(SessionsOf::Subject {
+            provider: &provider,
+            subject: "alice",
+        })
+        .await
+        .unwrap();
+    assert_eq!(found, ["s-new", "s-old"]);
+}
+
+async fn a_session_whose_owner_index_was_edited_reads_as_absent(kind: &str) {
+    // Someone with write access to the table moves a session out of its user's index entry
+    // (to hide it from a logout): the row no longer opens.
+    let store = edited_session(kind, |item, other| {
+        let ix = other.get(attr::IX).cloned().unwrap();
+        item.insert(attr::IX.into(), ix);
+    })
+    .await;
+    assert!(matches!(store.get_session("s-1", NOW).await, Ok(None)));
+    let removed = edited_session(kind, |item, _| {
+        item.remove(attr::IX);
+    })
+    .await;
+    assert!(matches!(removed.get_session("s-1", NOW).await, Ok(None)));
+    assert!(removed.get_session("s-2", NOW).await.unwrap().is_some());
+}
+
+async fn a_used_value_is_refused_while_its_record_lives_and_allowed_once_withdrawn(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store.mark_used("jti-1", NOW + 60, NOW).await.unwrap();
+    assert!(matches!(
+        store.mark_used("jti-1", NOW + 60, NOW + 1).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    store.mark_used("jti-2", NOW + 60, NOW).await.unwrap();
+    // A record whose time is up no longer counts, even before TTL removes it.
+    store.mark_used("jti-1", NOW + 200, NOW + 61).await.unwrap();
+    store.unmark_used("jti-2").await.unwrap();
+    store.mark_used("jti-2", NOW + 60, NOW).await.unwrap();
+    // Of concurrent users of one value, exactly one wins.
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            store.mark_used("jti-3", NOW + 60, NOW).await.is_ok()
+        }));
+    }
+    let mut winners = 0;
+    for t in tasks {
+        winners += usize::from(t.await.unwrap());
+    }
+    assert_eq!(winners, 1);
+}
+
+async fn ending_a_session_removes_its_sid_pointer_too(kind: &str) {
+    let (store, _) = backend(kind).await;
+    store
+        .create_session(&session_of("s-1", "alice", Some("sid-1")))
+        .await
+        .unwrap();
+    store
+        .create_session(&session_of("s-2", "alice", Some("sid-2")))
+        .await
+        .unwrap();
+    assert_eq!(store.scan().await.unwrap().len(), 4);
+    assert!(store.delete_session("s-1").await.unwrap());
+    store
+        .acquire_refresh_lease("s-2", 0, "me", NOW, NOW + 15)
+        .await
+        .unwrap();
+    store.delete_session_as_holder("s-2", "me").await.unwrap();
+    let left = store.scan().await.unwrap();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+async fn live_sessions_are_counted_without_opening_them(kind: &str) {
+    let (store, _) = backend(kind).await;
+    for i in 0..3 {
+        store
+            .create_session(&session_of(&format!("s-{i}"), "alice", Some("sid")))
+            .await
+            .unwrap();
+    }
+    let expired = Session {
+        expires_at: NOW - 1,
+        ..session_of("s-old", "bob", None)
+    };
+    store.create_session(&expired).await.unwrap();
+    store.put_transaction(&transaction("tx-1")).await.unwrap();
+    assert_eq!(store.count_sessions(NOW).await.unwrap(), 3);
+    // Once they have all expired, none.
+    assert_eq!(store.count_sessions(NOW + 10 * 86_400).await.unwrap(), 0);
+}
 
 async fn transaction_is_taken_exactly_once(kind: &str) {
     let (store, _) = backend(kind).await;
@@ -630,16 +828,26 @@ async fn the_embedded_store_sweeps_expired_items_as_time_passes() {
             .unwrap();
     }
     store.create_session(&session("s-live", "a")).await.unwrap();
-    assert_eq!(store.scan().await.unwrap().len(), 501);
+    assert_eq!(store.scan().await.unwrap().len(), 502);
 
     // Any read after the transactions' expiry sweeps them; the live session stays.
     let _ = store.get_session("s-live", NOW + 601).await.unwrap();
 
-    let left = store.scan().await.unwrap();
-    assert_eq!(left.len(), 1, "only the live session is kept");
+    let mut left: Vec<_> = store
+        .scan()
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.get(attr::PK).cloned())
+        .collect();
+    left.sort_by_key(|pk| format!("{pk:?}"));
     assert_eq!(
-        left[0].get(attr::PK),
-        Some(&Attr::S("session#s-live".into()))
+        left,
+        [
+            Some(Attr::S("session#s-live".into())),
+            Some(Attr::S("sid#s-live".into()))
+        ],
+        "only the live session (and its sid pointer) is kept"
     );
 }
 

@@ -300,6 +300,7 @@ impl Harness {
             provider: ProviderId::parse(PROVIDER).expect("provider id"),
             subject: subject.to_owned(),
             profile: Profile::default(),
+            sid: None,
             tokens: TokenSet {
                 access_token: AccessToken::new("at-made-up"),
                 access_expires_at: now + 3600,

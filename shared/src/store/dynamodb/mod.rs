@@ -7,18 +7,19 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
 use url::Url;
 
 mod attributes;
 mod table;
 
 use attributes::{
-    from_dynamo, is_condition_failure, is_missing_table, number, to_dynamo, unavailable,
+    from_dynamo, is_condition_failure, is_missing_table, is_transaction_condition_failure, number,
+    to_dynamo, unavailable,
 };
 
 use super::item::{Attr, Codec, Item, attr, expires_at, kind, or_absent, pk};
-use super::{Handoff, Session, Store, StoreError, TokenSet, Transaction, UserRecord};
+use super::{Handoff, Session, SessionsOf, Store, StoreError, TokenSet, Transaction, UserRecord};
 use crate::crypto::Keyring;
 use crate::types::ProviderId;
 
@@ -35,6 +36,10 @@ pub struct DynamoSettings {
     /// comes from the SAM template). Costs nothing while the table exists.
     pub create_table: bool,
 }
+
+/// The table's global secondary index on [`attr::IX`] (keys only, sparse): how the sessions of
+/// a user, or of a provider session, are found without a scan.
+pub const OWNER_INDEX: &str = "owner";
 
 /// Attempts per request: throttling and 5xx are retried with jittered exponential backoff.
 const MAX_ATTEMPTS: u32 = 3;
@@ -159,6 +164,24 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Deletes the `sid` pointer of the session stored under `key`, if it has one, alongside
+    /// the session itself. Best effort: a pointer left behind names a session that is gone,
+    /// ends nothing, and expires with the session's TTL.
+    async fn delete_sid_pointer(&self, key: &str) {
+        let deleted = self
+            .send(|| {
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key(attr::PK, AttributeValue::S(pk(kind::SID, key)))
+                    .send()
+            })
+            .await;
+        if let Err(e) = deleted {
+            tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "could not delete a sid pointer; it expires with its session");
+        }
+    }
+
     /// Reads a live item (strongly consistent); an item whose attributes have unexpected types
     /// reads as absent.
     async fn get(&self, pk: String, kind: &str, now: u64) -> Result<Option<Item>, StoreError> {
@@ -229,7 +252,120 @@ impl Store for DynamoStore {
     }
 
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
-        self.put_new(self.codec.session_to_item(session)?).await
+        let item = self.codec.session_to_item(session)?;
+        let Some(pointer) = self.codec.sid_pointer_to_item(session)? else {
+            return self.put_new(item).await;
+        };
+        // The session and its `sid` pointer in one transaction: a back-channel logout that can
+        // find the session by its provider session id exists exactly when the session does.
+        let session_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_dynamo(item)))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .build()
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        let pointer_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_dynamo(pointer)))
+            .build()
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        let result = self
+            .send(|| {
+                self.client
+                    .transact_write_items()
+                    .transact_items(
+                        TransactWriteItem::builder()
+                            .put(session_put.clone())
+                            .build(),
+                    )
+                    .transact_items(
+                        TransactWriteItem::builder()
+                            .put(pointer_put.clone())
+                            .build(),
+                    )
+                    .send()
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_transaction_condition_failure(&e) => Err(StoreError::AlreadyExists),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn find_sessions(&self, of: SessionsOf<'_>) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        // Under the sealing key's hash first; older keys' find sessions from before a rotation.
+        for ix in self.codec.index_hashes(of) {
+            let mut start = None;
+            loop {
+                let page = self
+                    .send(|| {
+                        self.client
+                            .query()
+                            .table_name(&self.table)
+                            .index_name(OWNER_INDEX)
+                            .key_condition_expression("#ix = :ix")
+                            .expression_attribute_names("#ix", attr::IX)
+                            .expression_attribute_values(":ix", AttributeValue::S(ix.clone()))
+                            .set_exclusive_start_key(start.clone())
+                            .send()
+                    })
+                    .await
+                    .map_err(unavailable)?;
+                for item in page.items.unwrap_or_default() {
+                    if let Some(AttributeValue::S(pk)) = item.get(attr::PK)
+                        && let Some(key) = Codec::indexed_session_key(pk)
+                    {
+                        keys.push(key.to_owned());
+                    }
+                }
+                start = page.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+
+    async fn mark_used(&self, key: &str, expires_at: u64, now: u64) -> Result<(), StoreError> {
+        let item = to_dynamo(Codec::used_to_item(key, expires_at));
+        let result = self
+            .send(|| {
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(item.clone()))
+                    // A record whose time is up (TTL deletes lazily) no longer counts.
+                    .condition_expression("attribute_not_exists(#pk) OR #exp <= :now")
+                    .expression_attribute_names("#pk", attr::PK)
+                    .expression_attribute_names("#exp", attr::EXPIRES_AT)
+                    .expression_attribute_values(":now", number(now))
+                    .send()
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::AlreadyExists),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn unmark_used(&self, key: &str) -> Result<(), StoreError> {
+        self.send(|| {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key(attr::PK, AttributeValue::S(pk(kind::USED, key)))
+                .send()
+        })
+        .await
+        .map_err(unavailable)?;
+        Ok(())
     }
 
     async fn get_session(&self, key: &str, now: u64) -> Result<Option<Session>, StoreError> {
@@ -345,18 +481,16 @@ impl Store for DynamoStore {
     }
 
     async fn delete_session(&self, key: &str) -> Result<bool, StoreError> {
-        let out = self
-            .send(|| {
-                self.client
-                    .delete_item()
-                    .table_name(&self.table)
-                    .key(attr::PK, AttributeValue::S(pk(kind::SESSION, key)))
-                    .return_values(ReturnValue::AllOld)
-                    .send()
-            })
-            .await
-            .map_err(unavailable)?;
-        Ok(out.attributes.is_some())
+        let session = self.send(|| {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key(attr::PK, AttributeValue::S(pk(kind::SESSION, key)))
+                .return_values(ReturnValue::AllOld)
+                .send()
+        });
+        let (session, ()) = tokio::join!(session, self.delete_sid_pointer(key));
+        Ok(session.map_err(unavailable)?.attributes.is_some())
     }
 
     async fn delete_session_as_holder(&self, key: &str, owner: &str) -> Result<(), StoreError> {
@@ -373,7 +507,10 @@ impl Store for DynamoStore {
             })
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.delete_sid_pointer(key).await;
+                Ok(())
+            }
             Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
             Err(e) => Err(unavailable(e)),
         }

@@ -4,19 +4,20 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, Select, TimeToLiveSpecification,
 };
 
-use super::DynamoStore;
 #[cfg(feature = "test-support")]
 use super::attributes::to_dynamo;
-use super::attributes::{from_dynamo, unavailable};
-use crate::store::item::{Item, attr};
+use super::attributes::{from_dynamo, number, unavailable};
+use super::{DynamoStore, OWNER_INDEX};
+use crate::store::item::{Item, attr, kind};
 use crate::store::{RawItems, StoreError};
 
 impl DynamoStore {
-    /// Creates the table (on-demand, key `pk`, TTL on `expires_at`) when it is missing.
+    /// Creates the table (on-demand, key `pk`, the owner index on `ix`, TTL on `expires_at`)
+    /// when it is missing.
     /// For local runs; a deployment creates it from the SAM template.
     pub async fn ensure_table(&self) -> Result<(), StoreError> {
         match self
@@ -32,23 +33,40 @@ impl DynamoStore {
                     .is_some_and(|s| s.is_resource_not_found_exception()) => {}
             Err(e) => return Err(unavailable(e)),
         }
-        let definition = AttributeDefinition::builder()
-            .attribute_name(attr::PK)
-            .attribute_type(ScalarAttributeType::S)
+        let invalid = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Unavailable(Box::new(e));
+        let string = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(invalid)
+        };
+        let hash_key = |name: &str| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(KeyType::Hash)
+                .build()
+                .map_err(invalid)
+        };
+        let owner_index = GlobalSecondaryIndex::builder()
+            .index_name(OWNER_INDEX)
+            .key_schema(hash_key(attr::IX)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::KeysOnly)
+                    .build(),
+            )
             .build()
-            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
-        let key = KeySchemaElement::builder()
-            .attribute_name(attr::PK)
-            .key_type(KeyType::Hash)
-            .build()
-            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+            .map_err(invalid)?;
         let created = self
             .client
             .create_table()
             .table_name(&self.table)
             .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(definition)
-            .key_schema(key)
+            .attribute_definitions(string(attr::PK)?)
+            .attribute_definitions(string(attr::IX)?)
+            .key_schema(hash_key(attr::PK)?)
+            .global_secondary_indexes(owner_index)
             .send()
             .await;
         if let Err(e) = created {
@@ -101,6 +119,32 @@ impl RawItems for DynamoStore {
             start = out.last_evaluated_key;
             if start.is_none() {
                 return Ok(items);
+            }
+        }
+    }
+
+    async fn count_sessions(&self, now: u64) -> Result<u64, StoreError> {
+        let mut count = 0u64;
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .select(Select::Count)
+                .filter_expression("#type = :session AND #exp > :now")
+                .expression_attribute_names("#type", attr::TYPE)
+                .expression_attribute_names("#exp", attr::EXPIRES_AT)
+                .expression_attribute_values(":session", AttributeValue::S(kind::SESSION.into()))
+                .expression_attribute_values(":now", number(now))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            count += u64::try_from(out.count).unwrap_or(0);
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(count);
             }
         }
     }
