@@ -12,6 +12,7 @@ pub mod classify;
 pub mod emf;
 pub mod notes;
 pub mod ocsf;
+pub mod operator;
 pub mod sink;
 
 use std::sync::Arc;
@@ -168,17 +169,24 @@ impl EventLog {
         let provider = notes.provider.as_ref().map(|p| p.as_str().to_owned());
         Hashed {
             subject: notes.subject.as_ref().map(|subject| {
-                let provider = provider.as_deref().unwrap_or_default();
-                self.hash(format!("subject\n{provider}\n{subject}").as_bytes())
+                self.user_uid(provider.as_deref().unwrap_or_default(), subject)
             }),
-            session: notes
-                .session_key
-                .as_ref()
-                .map(|key| self.hash(format!("session\n{key}").as_bytes())),
+            session: notes.session_key.as_ref().map(|key| self.session_uid(key)),
             provider,
             upstream_status: notes.upstream_status,
             sessions_ended: notes.sessions_ended,
         }
+    }
+
+    /// The `user.uid` of events about `subject` at `provider`.
+    pub fn user_uid(&self, provider: &str, subject: &str) -> String {
+        self.hash(format!("subject\n{provider}\n{subject}").as_bytes())
+    }
+
+    /// The `session.uid` of events about the session stored under `key`: how operators name
+    /// one session without its id ([`crate::flow::session_admin`]).
+    pub fn session_uid(&self, key: &str) -> String {
+        self.hash(format!("session\n{key}").as_bytes())
     }
 
     /// 128 bits of HMAC-SHA256, base64url: enough to tell subjects and sessions apart and

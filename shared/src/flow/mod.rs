@@ -14,6 +14,7 @@ pub mod login;
 pub mod proxy;
 pub mod refresh;
 pub mod session;
+pub mod session_admin;
 #[cfg(test)]
 mod tests;
 
