@@ -4,7 +4,7 @@
 use std::sync::{Arc, OnceLock};
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, StoreConfig};
+use crate::config::{Config, Encryption, StoreConfig};
 use crate::deps::Deps;
 use crate::edge::{Cookies, Request, Response};
 use crate::events::{self, EventLog};
@@ -34,6 +34,9 @@ pub enum StartupError {
     /// The trusted certificate authorities could not be assembled.
     #[error("assembling the trusted certificate authorities")]
     Tls(#[source] crate::tls::TlsError),
+    /// The KMS-wrapped data keys (`encryption.wrapped_keys`) could not be unwrapped.
+    #[error("unwrapping the data keys with KMS")]
+    Kms(#[source] crate::kms::KmsError),
 }
 
 /// Everything a request needs, built once per cold start: configuration, store, HTTP client,
@@ -65,11 +68,13 @@ impl std::ops::Deref for App {
 }
 
 impl App {
-    /// Builds the application from a configuration and a store.
+    /// Builds the application from a configuration and a store. Keys wrapped by KMS are not
+    /// unwrapped here (see [`App::from_config`]): with them, events hash under a random key.
     pub fn new(config: Config, store: Arc<dyn Store>) -> Result<Self, StartupError> {
         let hash_key = config
             .encryption
             .as_ref()
+            .and_then(Encryption::keyring)
             .and_then(|k| k.derived_key(events::HASH_KEY_LABEL).ok());
         Self::build(config, store, hash_key)
     }
@@ -105,8 +110,17 @@ impl App {
     }
 
     /// Builds the application with the store the configuration names (clients built once).
+    /// KMS-wrapped keys are unwrapped here, once; raw keys build no KMS client.
     pub async fn from_config(mut config: Config) -> Result<Self, StartupError> {
-        let keyring = config.encryption.take();
+        let keyring = match config.encryption.take() {
+            None => None,
+            Some(Encryption::Keys(keyring)) => Some(keyring),
+            Some(Encryption::Kms(kms)) => Some(
+                crate::kms::unwrap_keys(&kms)
+                    .await
+                    .map_err(StartupError::Kms)?,
+            ),
+        };
         let hash_key = keyring
             .as_ref()
             .and_then(|k| k.derived_key(events::HASH_KEY_LABEL).ok());

@@ -4,6 +4,7 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
 use aws_lc_rs::{digest, hmac};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use zeroize::Zeroizing;
 
 /// Bytes of randomness in state, nonce, PKCE verifier, session ids and binding cookies (256 bits).
 pub const TOKEN_BYTES: usize = 32;
@@ -96,25 +97,38 @@ impl std::fmt::Debug for Keyring {
 impl Keyring {
     /// Builds a keyring from base64 (standard or url-safe) encodings of 32-byte keys.
     pub fn from_base64<S: AsRef<str>>(keys: &[S]) -> Result<Self, CryptoError> {
+        let decoded = keys
+            .iter()
+            .map(|encoded| {
+                let encoded = encoded.as_ref().trim();
+                STANDARD
+                    .decode(encoded)
+                    .or_else(|_| URL_SAFE_NO_PAD.decode(encoded.trim_end_matches('=')))
+                    .map(Zeroizing::new)
+                    .map_err(|_| CryptoError::BadKey)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::from_raw(&decoded)
+    }
+
+    /// Builds a keyring from raw 32-byte keys (data keys unwrapped by KMS, see [`crate::kms`]).
+    /// The keyring keeps its own copies; the caller wipes its buffers.
+    pub fn from_raw<K: AsRef<[u8]>>(keys: &[K]) -> Result<Self, CryptoError> {
         if keys.is_empty() {
             return Err(CryptoError::NoKeys);
         }
         let mut entries = Vec::with_capacity(keys.len());
-        for encoded in keys {
-            let encoded = encoded.as_ref().trim();
-            let bytes = STANDARD
-                .decode(encoded)
-                .or_else(|_| URL_SAFE_NO_PAD.decode(encoded.trim_end_matches('=')))
-                .map_err(|_| CryptoError::BadKey)?;
+        for bytes in keys {
+            let bytes = bytes.as_ref();
             if bytes.len() != 32 {
                 return Err(CryptoError::BadKey);
             }
-            let hash = digest::digest(&digest::SHA256, &bytes);
+            let hash = digest::digest(&digest::SHA256, bytes);
             let mut id = [0u8; 4];
             id.copy_from_slice(&hash.as_ref()[..4]);
             let key =
-                RandomizedNonceKey::new(&AES_256_GCM, &bytes).map_err(|_| CryptoError::BadKey)?;
-            let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &bytes), LOOKUP_KEY_LABEL);
+                RandomizedNonceKey::new(&AES_256_GCM, bytes).map_err(|_| CryptoError::BadKey)?;
+            let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, bytes), LOOKUP_KEY_LABEL);
             let lookup = hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref());
             entries.push(KeyEntry { id, key, lookup });
         }
@@ -247,6 +261,25 @@ mod tests {
             rotated.lookup_hashes(b"apple\nuser-1"),
             vec![b[0].clone(), a[0].clone()]
         );
+    }
+
+    #[test]
+    fn a_keyring_from_raw_bytes_is_the_keyring_from_their_base64() {
+        let raw = STANDARD.decode(KEY_A).unwrap();
+        let sealed = Keyring::from_raw(&[&raw])
+            .unwrap()
+            .seal(b"token", b"row")
+            .unwrap();
+        let ring = Keyring::from_base64(&[KEY_A]).unwrap();
+        assert_eq!(ring.open(&sealed, b"row").unwrap(), b"token");
+        assert!(matches!(
+            Keyring::from_raw(&[&raw[..16]]),
+            Err(CryptoError::BadKey)
+        ));
+        assert!(matches!(
+            Keyring::from_raw::<&[u8]>(&[]),
+            Err(CryptoError::NoKeys)
+        ));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod deps;
 pub mod edge;
 pub mod events;
 pub mod flow;
+pub mod kms;
 pub mod lambda;
 pub mod provider;
 pub mod random;

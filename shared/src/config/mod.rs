@@ -18,6 +18,7 @@ use url::Url;
 use crate::crypto::Keyring;
 use crate::types::{Origin, ProviderId, ReturnTo};
 
+pub use crate::kms::{KmsKeyId, KmsKeys, WrappedKey};
 pub use apis::ApiConfig;
 pub use provider::{Endpoints, ProviderConfig, ProviderKind, UserinfoMap};
 pub use validate::parse_duration;
@@ -66,11 +67,32 @@ pub struct Config {
     /// Where transactions and sessions live.
     pub store: StoreConfig,
     /// Keys for tokens at rest; `None` means a random key for this process (embedded store only).
-    pub encryption: Option<Keyring>,
+    pub encryption: Option<Encryption>,
     /// The configured providers by name.
     pub providers: BTreeMap<ProviderId, ProviderConfig>,
     /// The upstream APIs `ANY /api/{api}/{path}` calls, by name.
     pub apis: BTreeMap<ProviderId, ApiConfig>,
+}
+
+/// Where the keys for tokens at rest come from: exactly one of the two forms of `[encryption]`.
+#[derive(Debug)]
+pub enum Encryption {
+    /// `keys`: raw keys in the configuration (usually `${NAME}` secrets), the first sealing.
+    Keys(Keyring),
+    /// `kms_key_id` + `wrapped_keys`: data keys wrapped by KMS, unwrapped once per cold start
+    /// by [`crate::kms::unwrap_keys`] (in [`crate::App::from_config`]).
+    Kms(KmsKeys),
+}
+
+impl Encryption {
+    /// The keyring when the keys are in the configuration itself; `None` for KMS-wrapped keys,
+    /// which only exist once unwrapped.
+    pub fn keyring(&self) -> Option<&Keyring> {
+        match self {
+            Self::Keys(keyring) => Some(keyring),
+            Self::Kms(_) => None,
+        }
+    }
 }
 
 /// Which storage backend to use.

@@ -56,7 +56,12 @@ pub(super) struct RawStore {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawEncryption {
-    pub(super) keys: Vec<String>,
+    /// Raw keys (base64 of 32 bytes).
+    pub(super) keys: Option<Vec<String>>,
+    /// Or: the KMS key that wrapped `wrapped_keys`, the blobs, and a local KMS server.
+    pub(super) kms_key_id: Option<String>,
+    pub(super) wrapped_keys: Option<Vec<String>>,
+    pub(super) kms_endpoint: Option<String>,
 }
 
 #[derive(Deserialize)]

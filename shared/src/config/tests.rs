@@ -428,3 +428,137 @@ fn any_provider_may_answer_by_form_post() {
     ));
     assert_eq!(error_key(&bad), "providers.p.response_mode");
 }
+
+const KMS_ARN: &str = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+/// Stand-ins for KMS ciphertext blobs: any non-empty base64 parses; only KMS can tell more.
+const BLOB_NEW: &str = "AQIDAHhBbG9iLW5ldy1ibG9iLWJ5dGVzLWZvci10ZXN0cw==";
+const BLOB_OLD: &str = "AQIDAHhBbG9iLW9sZC1ibG9iLWJ5dGVzLWZvci10ZXN0cw==";
+
+/// `base()` with `[encryption]` replaced by `section`'s lines.
+fn with_encryption(section: &str) -> String {
+    base().replace("keys = [\"${TOKEN_KEY}\"]", section)
+}
+
+fn kms_section() -> String {
+    format!("kms_key_id = \"{KMS_ARN}\"\nwrapped_keys = [\"{BLOB_NEW}\", \"{BLOB_OLD}\"]")
+}
+
+#[test]
+fn kms_wrapped_keys_are_typed_with_the_region_of_their_key_and_redacted() {
+    let c = Config::from_toml(&with_encryption(&kms_section()), env).unwrap();
+    let Some(Encryption::Kms(kms)) = &c.encryption else {
+        panic!("expected KMS-wrapped keys, got {:?}", c.encryption)
+    };
+    assert_eq!(kms.key_id.as_str(), KMS_ARN);
+    assert_eq!(kms.key_id.region(), Some("eu-west-1"));
+    assert_eq!(kms.wrapped.len(), 2);
+    assert!(kms.endpoint.is_none());
+    assert!(c.encryption.as_ref().unwrap().keyring().is_none());
+    let debug = format!("{c:?}");
+    assert!(
+        !debug.contains(BLOB_NEW) && !debug.contains(BLOB_OLD),
+        "{debug}"
+    );
+    assert!(!debug.contains("[1, 2, 3"), "no blob bytes either: {debug}");
+}
+
+#[test]
+fn raw_keys_are_still_a_keyring() {
+    let c = Config::from_toml(&base(), env).unwrap();
+    assert!(matches!(c.encryption, Some(Encryption::Keys(_))));
+}
+
+#[test]
+fn a_kms_endpoint_is_accepted_for_a_local_kms_server() {
+    let text = with_encryption(&format!(
+        "{}\nkms_endpoint = \"http://127.0.0.1:5000\"",
+        kms_section()
+    ));
+    let c = Config::from_toml(&text, env).unwrap();
+    let Some(Encryption::Kms(kms)) = &c.encryption else {
+        panic!("expected KMS-wrapped keys")
+    };
+    assert_eq!(
+        kms.endpoint.as_ref().map(Url::as_str),
+        Some("http://127.0.0.1:5000/")
+    );
+}
+
+#[test]
+fn kms_wrapped_keys_that_cannot_be_used_name_their_key() {
+    let wrapped = |list: &str| format!("kms_key_id = \"{KMS_ARN}\"\nwrapped_keys = {list}");
+    assert_eq!(
+        error_key(&with_encryption(&wrapped(&format!(
+            "[\"{BLOB_NEW}\", \"not base64!\"]"
+        )))),
+        "encryption.wrapped_keys[1]"
+    );
+    assert_eq!(
+        error_key(&with_encryption(&wrapped("[\"\"]"))),
+        "encryption.wrapped_keys[0]"
+    );
+    assert_eq!(
+        error_key(&with_encryption(&wrapped("[]"))),
+        "encryption.wrapped_keys"
+    );
+    assert_eq!(
+        error_key(&with_encryption(&format!("kms_key_id = \"{KMS_ARN}\""))),
+        "encryption.wrapped_keys"
+    );
+    assert_eq!(
+        error_key(&with_encryption(&format!(
+            "wrapped_keys = [\"{BLOB_NEW}\"]"
+        ))),
+        "encryption.kms_key_id"
+    );
+    assert_eq!(
+        error_key(&with_encryption(&format!(
+            "kms_key_id = \"\"\nwrapped_keys = [\"{BLOB_NEW}\"]"
+        ))),
+        "encryption.kms_key_id"
+    );
+    assert_eq!(
+        error_key(&with_encryption(&format!(
+            "kms_key_id = \"arn:aws:kms:eu-west-1:111122223333\"\nwrapped_keys = [\"{BLOB_NEW}\"]"
+        ))),
+        "encryption.kms_key_id"
+    );
+    assert_eq!(
+        error_key(&with_encryption(&format!(
+            "{}\nkms_endpoint = \"localhost:5000\"",
+            kms_section()
+        ))),
+        "encryption.kms_endpoint"
+    );
+}
+
+#[test]
+fn raw_keys_and_kms_wrapped_keys_together_are_refused_naming_the_section() {
+    let both = format!("keys = [\"${{TOKEN_KEY}}\"]\n{}", kms_section());
+    let err = Config::from_toml(&with_encryption(&both), env).unwrap_err();
+    assert_eq!(err.key, "encryption");
+    assert!(err.message.contains("not both"), "{err}");
+    let keys_and_endpoint = "keys = [\"${TOKEN_KEY}\"]\nkms_endpoint = \"http://127.0.0.1:5000\"";
+    assert_eq!(error_key(&with_encryption(keys_and_endpoint)), "encryption");
+}
+
+#[test]
+fn an_encryption_section_without_keys_is_refused_and_unknown_keys_still_are() {
+    assert_eq!(error_key(&with_encryption("")), "encryption");
+    let err = Config::from_toml(
+        &with_encryption(&format!("{}\nkms_region = \"eu-west-1\"", kms_section())),
+        env,
+    )
+    .unwrap_err();
+    assert!(err.message.contains("kms_region"), "{err}");
+}
+
+#[test]
+fn a_kms_configuration_serves_a_dynamodb_store() {
+    let text = format!(
+        "{}\n[store]\nkind = \"dynamodb\"\ntable = \"auth\"\n",
+        with_encryption(&kms_section())
+    );
+    let c = Config::from_toml(&text, env).unwrap();
+    assert!(matches!(c.encryption, Some(Encryption::Kms(_))));
+}

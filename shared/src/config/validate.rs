@@ -7,7 +7,9 @@ use std::time::Duration;
 use url::Url;
 
 use super::raw::{RawConfig, RawDuration, RawEncryption, RawProvider, RawStore};
-use super::{Config, ConfigError, ProviderConfig, StoreConfig};
+use super::{
+    Config, ConfigError, Encryption, KmsKeyId, KmsKeys, ProviderConfig, StoreConfig, WrappedKey,
+};
 use crate::crypto::Keyring;
 use crate::types::{Origin, ProviderId, ReturnTo, is_loopback};
 
@@ -134,7 +136,8 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     if encryption.is_none() && store != StoreConfig::Memory {
         return Err(ConfigError::new(
             "encryption.keys",
-            "required when tokens are stored outside this process",
+            "required (or kms_key_id with wrapped_keys) when tokens are stored outside this \
+             process",
         ));
     }
     let minute = Duration::from_secs(60);
@@ -229,17 +232,89 @@ fn store(raw: Option<RawStore>) -> Result<StoreConfig, ConfigError> {
     }
 }
 
-fn encryption(raw: Option<RawEncryption>) -> Result<Option<Keyring>, ConfigError> {
+/// `[encryption]`: raw `keys`, or `kms_key_id` with `wrapped_keys` (and an optional
+/// `kms_endpoint`); never both, so which keys seal is never a guess.
+fn encryption(raw: Option<RawEncryption>) -> Result<Option<Encryption>, ConfigError> {
     let Some(e) = raw else {
         return Ok(None);
     };
-    for (i, k) in e.keys.iter().enumerate() {
+    let kms_named = e.kms_key_id.is_some() || e.wrapped_keys.is_some() || e.kms_endpoint.is_some();
+    match &e.keys {
+        Some(_) if kms_named => Err(ConfigError::new(
+            "encryption",
+            "set either `keys` or `kms_key_id` with `wrapped_keys`, not both",
+        )),
+        Some(keys) => raw_keys(keys).map(|k| Some(Encryption::Keys(k))),
+        None if kms_named => kms_keys(e).map(|k| Some(Encryption::Kms(k))),
+        None => Err(ConfigError::new(
+            "encryption",
+            "set `keys`, or `kms_key_id` with `wrapped_keys`",
+        )),
+    }
+}
+
+fn raw_keys(keys: &[String]) -> Result<Keyring, ConfigError> {
+    for (i, k) in keys.iter().enumerate() {
         Keyring::from_base64(&[k])
             .map_err(|err| ConfigError::new(format!("encryption.keys[{i}]"), err.to_string()))?;
     }
-    Keyring::from_base64(&e.keys)
-        .map(Some)
-        .map_err(|err| ConfigError::new("encryption.keys", err.to_string()))
+    Keyring::from_base64(keys).map_err(|err| ConfigError::new("encryption.keys", err.to_string()))
+}
+
+fn kms_keys(e: RawEncryption) -> Result<KmsKeys, ConfigError> {
+    let key_id = e
+        .kms_key_id
+        .as_deref()
+        .ok_or_else(|| {
+            ConfigError::new(
+                "encryption.kms_key_id",
+                "required with wrapped_keys: the KMS key that wrapped them",
+            )
+        })
+        .and_then(|id| {
+            KmsKeyId::parse(id).ok_or_else(|| {
+                ConfigError::new(
+                    "encryption.kms_key_id",
+                    "must be a KMS key id, key ARN, alias name or alias ARN",
+                )
+            })
+        })?;
+    let blobs = e.wrapped_keys.unwrap_or_default();
+    if blobs.is_empty() {
+        return Err(ConfigError::new(
+            "encryption.wrapped_keys",
+            "list at least one data key wrapped by kms_key_id (scripts/new-data-key makes one)",
+        ));
+    }
+    let wrapped = blobs
+        .iter()
+        .enumerate()
+        .map(|(i, blob)| {
+            WrappedKey::from_base64(blob).ok_or_else(|| {
+                ConfigError::new(
+                    format!("encryption.wrapped_keys[{i}]"),
+                    "must be the base64 CiphertextBlob of a data key wrapped by KMS",
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let endpoint = e
+        .kms_endpoint
+        .as_deref()
+        .map(|url| {
+            Url::parse(url)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| {
+                    ConfigError::new("encryption.kms_endpoint", "must be an http(s) URL")
+                })
+        })
+        .transpose()?;
+    Ok(KmsKeys {
+        key_id,
+        wrapped,
+        endpoint,
+    })
 }
 
 fn providers(

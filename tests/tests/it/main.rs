@@ -36,6 +36,7 @@ mod headers;
 mod health;
 mod hostile;
 mod id_token;
+mod kms;
 mod lambda;
 mod local_runner;
 mod login;

@@ -175,3 +175,74 @@ fn the_dashboard_names_only_metrics_and_events_the_functions_write() {
     }
     assert!(events_seen >= 10, "{events_seen}");
 }
+
+/// `value` as `!Tag inner`, when it is tagged with `tag`.
+fn tagged<'a>(value: &'a Value, tag: &str) -> Option<&'a Value> {
+    match value {
+        Value::Tagged(t) if t.tag == tag => Some(&t.value),
+        _ => None,
+    }
+}
+
+#[test]
+fn functions_that_load_the_configuration_may_decrypt_with_the_kms_key_only_and_only_when_set() {
+    let template = template();
+    assert_eq!(template["Parameters"]["KmsKeyArn"]["Default"], "");
+    let Value::Mapping(resources) = &template["Resources"] else {
+        panic!("no resources")
+    };
+    let mut loaders = Vec::new();
+    for (name, resource) in resources {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let statements: Vec<&Value> = resource["Properties"]["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p["Statement"].as_sequence().into_iter().flatten())
+            .collect();
+        let text = |s: &Value| serde_yaml_ng::to_string(s).unwrap();
+        let loads_config = statements
+            .iter()
+            .any(|s| text(s).contains("ssm:GetParametersByPath"));
+        let kms: Vec<&&Value> = statements
+            .iter()
+            .filter(|s| text(s).contains("kms:"))
+            .collect();
+        if !loads_config {
+            assert!(kms.is_empty(), "{name:?} may use KMS: {kms:?}");
+            continue;
+        }
+        loaders.push(name.as_str().unwrap().to_owned());
+        assert_eq!(kms.len(), 1, "{name:?}: {kms:?}");
+        let branches = tagged(kms[0], "!If")
+            .and_then(Value::as_sequence)
+            .unwrap_or_else(|| panic!("{name:?}: the KMS statement is not conditional"));
+        assert_eq!(branches[0], "HasKmsKey");
+        let statement = &branches[1];
+        assert_eq!(statement["Effect"], "Allow");
+        let actions = statement["Action"].as_sequence().unwrap();
+        assert_eq!(actions, &vec![Value::from("kms:Decrypt")], "{name:?}");
+        assert_eq!(
+            tagged(&statement["Resource"], "!Ref"),
+            Some(&Value::from("KmsKeyArn"))
+        );
+        assert_eq!(
+            tagged(&branches[2], "!Ref"),
+            Some(&Value::from("AWS::NoValue"))
+        );
+    }
+    loaders.sort();
+    assert_eq!(
+        loaders,
+        [
+            "AuthorizerFunction",
+            "CallbackFunction",
+            "LoginFunction",
+            "ProxyFunction",
+            "RefreshFunction",
+            "SessionFunction"
+        ]
+    );
+}
