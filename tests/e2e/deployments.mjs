@@ -52,17 +52,29 @@ function canListen(port) {
   });
 }
 
-/** The test's OAuth clients at the provider, one per client authentication method. */
+/**
+ * The test's OAuth clients at the provider, one per client authentication method, each
+ * redirecting to every deployment. `baseUrls` maps a deployment kind to its base URL.
+ *
+ * A client has a single `backchannel_logout_uri`, so a logout at the provider notifies one
+ * deployment per client: `basic` the local runner's, `post` the Lambda binaries' (the pairing
+ * of browser.test.mjs's main scenarios). `backchannel` names that deployment kind; with
+ * `backchannel_logout_session_required` the provider puts `sid` in the client's id_tokens and
+ * logout tokens.
+ */
 export function clientsFor(baseUrls) {
   const secret = () => crypto.randomBytes(32).toString('base64url');
   return [
-    { provider: 'basic', client_id: 'th-basic', token_endpoint_auth_method: 'client_secret_basic' },
-    { provider: 'post', client_id: 'th-post', token_endpoint_auth_method: 'client_secret_post' },
-  ].map(({ provider, ...client }) => ({
+    { provider: 'basic', client_id: 'th-basic', token_endpoint_auth_method: 'client_secret_basic', backchannel: 'local' },
+    { provider: 'post', client_id: 'th-post', token_endpoint_auth_method: 'client_secret_post', backchannel: 'lambda' },
+  ].map(({ provider, backchannel, ...client }) => ({
     ...client,
     provider,
+    backchannel,
     client_secret: secret(),
-    redirect_uris: baseUrls.map((base) => `${base}/auth/${provider}/callback`),
+    redirect_uris: Object.values(baseUrls).map((base) => `${base}/auth/${provider}/callback`),
+    backchannel_logout_uri: `${baseUrls[backchannel]}/auth/${provider}/backchannel-logout`,
+    backchannel_logout_session_required: true,
   }));
 }
 

@@ -23,12 +23,17 @@ export async function signInAtProvider(page, issuer, subject) {
  *
  * @returns {{provider, clients: Object<string, object>, deployments: Object<string, object>,
  *   stop: (artifact: string) => Promise<void>}} `clients` by provider name (`basic`, `post`),
- *   `deployments` by kind; `stop` writes the provider's requests to tests/artifacts/<artifact>.
+ *   `deployments` by kind; `stop` writes the provider's requests, errors and back-channel
+ *   logout deliveries to tests/artifacts/<artifact>.
  */
 export async function startOidcRig(options = () => ({})) {
   const ports = { local: await freePort(), lambda: await freePort() };
-  const list = clientsFor(Object.values(ports).map((p) => `http://127.0.0.1:${p}`));
-  const provider = await startProvider({ clients: list.map(({ provider: _, ...c }) => c) });
+  const list = clientsFor(Object.fromEntries(
+    Object.entries(ports).map(([kind, port]) => [kind, `http://127.0.0.1:${port}`]),
+  ));
+  const provider = await startProvider({
+    clients: list.map(({ provider: _, backchannel: __, ...c }) => c),
+  });
   const rig = {
     provider,
     clients: Object.fromEntries(list.map((c) => [c.provider, c])),
@@ -38,7 +43,11 @@ export async function startOidcRig(options = () => ({})) {
       fs.mkdirSync(ARTIFACTS, { recursive: true });
       fs.writeFileSync(
         path.join(ARTIFACTS, artifact),
-        JSON.stringify({ requests: provider.requests, errors: provider.errors }, null, 2),
+        JSON.stringify({
+          requests: provider.requests,
+          errors: provider.errors,
+          backchannel: provider.backchannel,
+        }, null, 2),
       );
       await provider.close();
     },

@@ -3,7 +3,9 @@
 //
 // Configured the way a careful production issuer is: PKCE required (S256 only), RS256 ID
 // tokens from a freshly generated key, refresh tokens always issued and rotated on every use,
-// RFC 9207 `iss` in authorization responses, RFC 7009 revocation and RP-initiated logout.
+// RFC 9207 `iss` in authorization responses, RFC 7009 revocation, RP-initiated logout and
+// OpenID Connect Back-Channel Logout (a client registered with a `backchannel_logout_uri` is
+// sent a logout token when the user logs out at the provider).
 // The built-in development interactions (a login form that accepts any login and password,
 // and a consent form) are what the browser fills in.
 //
@@ -13,14 +15,24 @@
 // while before answering, to model network latency where a test needs two requests to overlap.
 // `refuseUserinfo(true)` makes the userinfo endpoint answer 401 `invalid_token` to every
 // access token, as an API does that no longer accepts a token the client thinks valid.
+// Every back-channel logout the provider delivers is recorded in `backchannel` (to which client
+// and URI, for which `sub` and `sid`, the HTTP status it got back, or the error).
 
 import crypto from 'node:crypto';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import http from 'node:http';
 
 import Provider from 'oidc-provider';
 
 /** The userinfo endpoint's path under the issuer (discovery's `userinfo_endpoint`). */
 const USERINFO_PATH = '/me';
+/**
+ * How long the provider waits for a back-channel logout answer. oidc-provider's default is
+ * 2.5 s; the Lambda deployment's session function fetches the provider's JWKS and queries the
+ * DynamoDB stand-in on a loaded two-core CI machine, and a delivery that times out is a flaky
+ * test, not a finding. Real providers allow a few seconds too.
+ */
+const BACKCHANNEL_TIMEOUT_MS = 10_000;
 
 /** Claims of the test accounts: any login is an account, named after it. */
 function account(sub) {
@@ -53,8 +65,9 @@ function listen(server) {
  *
  * @param {object} options
  * @param {Array<{client_id: string, client_secret: string, token_endpoint_auth_method: string,
- *   redirect_uris: string[]}>} options.clients
- * @returns {Promise<{issuer: string, requests: object[], errors: object[],
+ *   redirect_uris: string[], backchannel_logout_uri?: string,
+ *   backchannel_logout_session_required?: boolean}>} options.clients
+ * @returns {Promise<{issuer: string, requests: object[], errors: object[], backchannel: object[],
  *   setTokenDelay: (ms: number) => void, refuseUserinfo: (refused: boolean) => void,
  *   since: (mark: number, filter?: object) => object[], close: () => Promise<void>}>}
  */
@@ -98,7 +111,15 @@ export async function startProvider({ clients }) {
       devInteractions: { enabled: true },
       revocation: { enabled: true },
       rpInitiatedLogout: { enabled: true },
+      // A logout at the provider (its end_session_endpoint, confirmed by the user) POSTs a
+      // logout token to the `backchannel_logout_uri` of every client in that provider session,
+      // and awaits the answers before it redirects the browser. oidc-provider accepts a
+      // plain-http loopback URI as it is (the metadata only has to be a web URI); clients with
+      // `backchannel_logout_session_required` get `sid` in their id_tokens and logout tokens.
+      backchannelLogout: { enabled: true },
     },
+    // Every outgoing request's options; the back-channel POSTs are the only ones here.
+    httpOptions: () => ({ signal: AbortSignal.timeout(BACKCHANNEL_TIMEOUT_MS) }),
     cookies: {
       keys: [crypto.randomBytes(32).toString('base64url')],
       // oidc-provider's long-lived session cookie is SameSite=None by default, which browsers
@@ -111,6 +132,8 @@ export async function startProvider({ clients }) {
 
   const requests = [];
   const errors = [];
+  /** One entry per back-channel logout delivery, in the order they completed. */
+  const backchannel = [];
   let tokenDelayMs = 0;
   let userinfoRefused = false;
 
@@ -177,12 +200,41 @@ export async function startProvider({ clients }) {
     });
   }
 
+  // oidc-provider's backchannel.success event says only that the answer was 200 or 204, and
+  // backchannel.error carries the response only for other statuses. The status itself is read
+  // where node's HTTP client parses it (a documented diagnostics channel, published before the
+  // provider sees the response), for POSTs to this provider's registered back-channel URIs.
+  const backchannelUris = new Set(clients.map((c) => c.backchannel_logout_uri).filter(Boolean));
+  const lastStatus = new Map();
+  const onResponse = ({ request, response }) => {
+    const uri = `${request.protocol}//${request.getHeader('host')}${request.path}`;
+    if (request.method === 'POST' && backchannelUris.has(uri)) lastStatus.set(uri, response.statusCode);
+  };
+  diagnosticsChannel.subscribe('http.client.response.finish', onResponse);
+  const delivered = (client, sub, sid, error) => {
+    const uri = client.backchannelLogoutUri;
+    const status = error ? error.response?.statusCode : lastStatus.get(uri);
+    lastStatus.delete(uri);
+    backchannel.push({
+      at: Date.now(),
+      client_id: client.clientId,
+      uri,
+      sub,
+      sid,
+      status,
+      error: error ? `${error.name}: ${error.message}` : undefined,
+    });
+  };
+  provider.on('backchannel.success', (ctx, client, sub, sid) => delivered(client, sub, sid));
+  provider.on('backchannel.error', (ctx, error, client, sub, sid) => delivered(client, sub, sid, error));
+
   server.on('request', provider.callback());
 
   return {
     issuer,
     requests,
     errors,
+    backchannel,
     setTokenDelay(ms) {
       tokenDelayMs = ms;
     },
@@ -197,6 +249,7 @@ export async function startProvider({ clients }) {
         .filter((r) => Object.entries(filter).every(([k, v]) => r[k] === v));
     },
     close() {
+      diagnosticsChannel.unsubscribe('http.client.response.finish', onResponse);
       return new Promise((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
