@@ -39,6 +39,22 @@ pub enum StartupError {
     Kms(#[source] crate::kms::KmsError),
 }
 
+/// The keyring `encryption` names: raw keys as they are, KMS-wrapped keys unwrapped (one KMS
+/// client, only when they are configured). The functions and `admin` both start here.
+pub async fn keyring(
+    encryption: Option<Encryption>,
+) -> Result<Option<crate::crypto::Keyring>, StartupError> {
+    Ok(match encryption {
+        None => None,
+        Some(Encryption::Keys(keyring)) => Some(keyring),
+        Some(Encryption::Kms(kms)) => Some(
+            crate::kms::unwrap_keys(&kms)
+                .await
+                .map_err(StartupError::Kms)?,
+        ),
+    })
+}
+
 /// Everything a request needs, built once per cold start: configuration, store, HTTP client,
 /// providers, clock and randomness, plus each function's route table built on first use.
 pub struct App {
@@ -112,15 +128,7 @@ impl App {
     /// Builds the application with the store the configuration names (clients built once).
     /// KMS-wrapped keys are unwrapped here, once; raw keys build no KMS client.
     pub async fn from_config(mut config: Config) -> Result<Self, StartupError> {
-        let keyring = match config.encryption.take() {
-            None => None,
-            Some(Encryption::Keys(keyring)) => Some(keyring),
-            Some(Encryption::Kms(kms)) => Some(
-                crate::kms::unwrap_keys(&kms)
-                    .await
-                    .map_err(StartupError::Kms)?,
-            ),
-        };
+        let keyring = keyring(config.encryption.take()).await?;
         let hash_key = keyring
             .as_ref()
             .and_then(|k| k.derived_key(events::HASH_KEY_LABEL).ok());

@@ -90,6 +90,12 @@ async fn parameters_under(
 
 /// Loads and validates the configuration from wherever the environment says.
 pub async fn load() -> Result<Config, SourceError> {
+    load_from(None).await
+}
+
+/// [`load`], with the configuration's text from `file` when given (`admin --config`); secrets
+/// still come from the environment or `AUTH_SECRETS_PATH`.
+pub async fn load_from(file: Option<&std::path::Path>) -> Result<Config, SourceError> {
     let config_parameter = env("AUTH_CONFIG_SSM_PARAMETER");
     let secrets_path = env("AUTH_SECRETS_PATH");
     let client = if config_parameter.is_some() || secrets_path.is_some() {
@@ -97,7 +103,12 @@ pub async fn load() -> Result<Config, SourceError> {
     } else {
         None
     };
-    let text = if let Some(path) = env("AUTH_CONFIG_FILE") {
+    let text = if let Some(path) = file {
+        std::fs::read_to_string(path).map_err(|e| ConfigError {
+            key: "--config".into(),
+            message: format!("cannot read {}: {e}", path.display()),
+        })?
+    } else if let Some(path) = env("AUTH_CONFIG_FILE") {
         std::fs::read_to_string(&path).map_err(|e| ConfigError {
             key: "AUTH_CONFIG_FILE".into(),
             message: format!("cannot read {path}: {e}"),

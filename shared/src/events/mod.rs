@@ -168,9 +168,10 @@ impl EventLog {
     fn hashed(&self, notes: &Notes) -> Hashed {
         let provider = notes.provider.as_ref().map(|p| p.as_str().to_owned());
         Hashed {
-            subject: notes.subject.as_ref().map(|subject| {
-                self.user_uid(provider.as_deref().unwrap_or_default(), subject)
-            }),
+            subject: notes
+                .subject
+                .as_ref()
+                .map(|subject| self.user_uid(provider.as_deref().unwrap_or_default(), subject)),
             session: notes.session_key.as_ref().map(|key| self.session_uid(key)),
             provider,
             upstream_status: notes.upstream_status,

@@ -117,6 +117,7 @@ fn session(key: &str, subject: &str) -> Session {
         provider: ProviderId::parse("dev").unwrap(),
         subject: subject.to_owned(),
         profile: Profile::default(),
+        sid: None,
         tokens: TokenSet {
             access_token: AccessToken::new(format!("access-{subject}")),
             access_expires_at: NOW + 600,

@@ -22,6 +22,7 @@ macro_rules! on_both_stores {
     };
 }
 
+mod admin;
 mod authorizer;
 mod backchannel;
 mod callback;
