@@ -166,6 +166,25 @@ async fn session_binary_answers_logout_and_token_sample_events() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn session_binary_refuses_a_logout_token_its_provider_did_not_sign() {
+    let (provider, server) = provider().await;
+    let (resp, logs) = invoke(
+        "session",
+        "backchannel-logout-invalid-token.json",
+        &provider.issuer(),
+    )
+    .await;
+    assert_eq!(resp["statusCode"], 400, "{resp}");
+    assert_eq!(error_code(&resp), "invalid_request");
+    assert!(logs.contains("logout token refused"), "{logs}");
+    assert!(
+        !logs.contains("c2lnbmF0dXJl"),
+        "the token must not be logged"
+    );
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_function_answers_404_for_another_functions_route() {
     let (provider, server) = provider().await;
     let (resp, _) = invoke("refresh", "session-no-session.json", &provider.issuer()).await;
