@@ -192,33 +192,12 @@ pub async fn client(
     key_id: &KmsKeyId,
     endpoint: Option<&Url>,
 ) -> Result<Client, crate::tls::TlsError> {
-    let retry = aws_config::retry::RetryConfig::standard()
-        .with_max_attempts(MAX_ATTEMPTS)
-        .with_initial_backoff(Duration::from_millis(50))
-        .with_max_backoff(Duration::from_millis(800));
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(Duration::from_secs(2))
-        .operation_timeout(OPERATION_TIMEOUT)
-        .build();
-    let mut loader = crate::aws::defaults()?
-        .retry_config(retry)
-        .timeout_config(timeouts);
-    if let Some(region) = key_id.region() {
-        loader = loader.region(aws_config::Region::new(region.to_owned()));
-    }
-    if let Some(endpoint) = endpoint {
-        loader = loader.endpoint_url(endpoint.as_str().trim_end_matches('/'));
-        // A local server accepts any credentials; spare developers from inventing some.
-        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-            loader = loader.credentials_provider(aws_sdk_kms::config::Credentials::new(
-                "local", "local", None, None, "local",
-            ));
-        }
-        if key_id.region().is_none() && std::env::var_os("AWS_REGION").is_none() {
-            loader = loader.region(aws_config::Region::new("us-east-1"));
-        }
-    }
+    let budget = crate::aws::Budget {
+        attempts: MAX_ATTEMPTS,
+        attempt: Duration::from_secs(2),
+        operation: OPERATION_TIMEOUT,
+    };
+    let loader = crate::aws::bounded(budget, key_id.region(), endpoint)?;
     Ok(Client::new(&loader.load().await))
 }
 

@@ -71,34 +71,18 @@ impl DynamoStore {
         settings: &DynamoSettings,
         keyring: Keyring,
     ) -> Result<Self, crate::tls::TlsError> {
-        let retry = aws_config::retry::RetryConfig::standard()
-            .with_max_attempts(MAX_ATTEMPTS)
-            .with_initial_backoff(Duration::from_millis(50))
-            .with_max_backoff(Duration::from_millis(800));
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(1))
-            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-            .operation_timeout(OPERATION_TIMEOUT)
-            .build();
-        let mut loader = crate::aws::defaults()?
-            .retry_config(retry)
-            .timeout_config(timeouts);
-        if let Some(region) = &settings.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        if let Some(endpoint) = &settings.endpoint {
-            loader = loader.endpoint_url(endpoint.as_str().trim_end_matches('/'));
-            // A local server accepts any credentials; spare developers from inventing some.
-            if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-                loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                    "local", "local", None, None, "local",
-                ));
-            }
-            if settings.region.is_none() && std::env::var_os("AWS_REGION").is_none() {
-                loader = loader.region(aws_config::Region::new("us-east-1"));
-            }
-        }
-        let config = loader.load().await;
+        let budget = crate::aws::Budget {
+            attempts: MAX_ATTEMPTS,
+            attempt: ATTEMPT_TIMEOUT,
+            operation: OPERATION_TIMEOUT,
+        };
+        let config = crate::aws::bounded(
+            budget,
+            settings.region.as_deref(),
+            settings.endpoint.as_ref(),
+        )?
+        .load()
+        .await;
         Ok(Self {
             client: Client::new(&config),
             table: settings.table.clone(),
