@@ -110,7 +110,11 @@ pub async fn end_sessions(
     }
     let used = used_key("logout_jti", config.id.as_str(), &token.jti);
     // Remembered for as long as the token could pass the expiry check.
-    match deps.store.mark_used(&used, token.exp + MAX_SKEW, now).await {
+    match deps
+        .store
+        .mark_used(&used, token.exp.saturating_add(MAX_SKEW), now)
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::AlreadyExists) => {
             tracing::warn!("logout token replayed (jti seen before)");

@@ -193,7 +193,7 @@ impl Signed<'_> {
 /// The checks on a signed token's claims that are judged on the application's clock or are
 /// not jsonwebtoken's: expiry, not-before and issued-at with bounded skew, `azp`, `nonce`.
 fn check_claims(claims: Claims, expected: &Expected<'_>) -> Result<Claims, IdTokenError> {
-    if claims.exp + MAX_SKEW <= expected.now {
+    if claims.exp.saturating_add(MAX_SKEW) <= expected.now {
         return Err(IdTokenError::Invalid("expired".into()));
     }
     if claims.nbf.is_some_and(|nbf| nbf > expected.now + MAX_SKEW) {
