@@ -41,8 +41,8 @@ pub enum SessionsCommand {
     EndOne {
         #[command(flatten)]
         user: User,
-        /// The session's `session.uid`.
-        #[arg(long)]
+        /// The session's `session.uid` (base64url: it may start with `-`).
+        #[arg(long, allow_hyphen_values = true)]
         session: String,
     },
     /// Counts the live sessions of every user.
@@ -55,8 +55,9 @@ pub struct User {
     /// The provider's name in the configuration (`google`, `kakao`, …).
     #[arg(long)]
     provider: String,
-    /// The user's subject at that provider (the `subject` of `GET /auth/session`).
-    #[arg(long)]
+    /// The user's subject at that provider (the `subject` of `GET /auth/session`; any text,
+    /// a leading `-` included).
+    #[arg(long, allow_hyphen_values = true)]
     subject: String,
 }
 
