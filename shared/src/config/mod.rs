@@ -20,7 +20,7 @@ use crate::types::{Origin, ProviderId, ReturnTo};
 
 pub use crate::kms::{KmsKeyId, KmsKeys, WrappedKey};
 pub use apis::ApiConfig;
-pub use provider::{Endpoints, ProviderConfig, ProviderKind, UserinfoMap};
+pub use provider::{Endpoints, NativeApps, ProviderConfig, ProviderKind, UserinfoMap};
 pub use validate::parse_duration;
 
 /// A configuration that cannot be used, with the key at fault. The message never holds a value

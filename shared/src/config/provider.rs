@@ -91,9 +91,28 @@ pub struct ProviderConfig {
     pub accepted_issuers: Vec<String>,
     /// The provider's departures from the protocol.
     pub quirks: Quirks,
+    /// How the apps' own SDK sign-ins are accepted (`POST /auth/{provider}/native`).
+    pub native: NativeApps,
+}
+
+/// The keys of a provider block for mobile SDK sign-ins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NativeApps {
+    /// Client ids of the iOS and Android apps: accepted as an id_token's `aud` or `azp` besides
+    /// `client_id`; the first is the client id a server auth code is exchanged with.
+    pub client_ids: Vec<String>,
+    /// Kakao's numeric app id (`/v1/user/access_token_info` `app_id`).
+    pub app_id: Option<String>,
+    /// Accept an access token the provider cannot attribute to this app.
+    pub trust_access_token: bool,
 }
 
 impl ProviderConfig {
+    /// Whether `audience` is this provider's web client id or one of its apps'.
+    pub fn is_our_audience(&self, audience: &str) -> bool {
+        audience == self.client_id || self.native.client_ids.iter().any(|id| id == audience)
+    }
+
     /// The issuer, for providers that have one.
     pub fn issuer(&self) -> Option<&str> {
         match &self.kind {
@@ -170,6 +189,53 @@ pub(super) fn validate_provider(
         userinfo,
         accepted_issuers,
         quirks: preset.quirks,
+        native: native_apps(
+            &p.preset,
+            p.native_client_ids,
+            p.app_id,
+            p.native_trust_access_token,
+            key,
+        )?,
+    })
+}
+
+/// `native_client_ids`, `app_id` (Kakao only) and `native_trust_access_token`.
+fn native_apps(
+    preset: &str,
+    client_ids: Vec<String>,
+    app_id: Option<String>,
+    trust_access_token: bool,
+    key: &str,
+) -> Result<NativeApps, ConfigError> {
+    for (i, id) in client_ids.iter().enumerate() {
+        if id.is_empty()
+            || id.len() > 255
+            || id.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(ConfigError::new(
+                format!("{key}.native_client_ids[{i}]"),
+                "must be an app's client id (no spaces)",
+            ));
+        }
+    }
+    if let Some(app_id) = &app_id {
+        if preset != "kakao" {
+            return Err(ConfigError::new(
+                format!("{key}.app_id"),
+                "only the kakao preset has an app id",
+            ));
+        }
+        if app_id.is_empty() || app_id.len() > 20 || !app_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConfigError::new(
+                format!("{key}.app_id"),
+                "must be Kakao's numeric app id",
+            ));
+        }
+    }
+    Ok(NativeApps {
+        client_ids,
+        app_id,
+        trust_access_token,
     })
 }
 

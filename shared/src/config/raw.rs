@@ -89,6 +89,14 @@ pub(super) struct RawProvider {
     pub(super) api_version: Option<String>,
     /// `query` or `form_post` (OAuth 2.0 Form Post Response Mode).
     pub(super) response_mode: Option<String>,
+    /// Extra `aud` values for `POST /auth/{provider}/native` (the apps' own client ids).
+    #[serde(default)]
+    pub(super) native_client_ids: Vec<String>,
+    /// Kakao's numeric app id, as `/v1/user/access_token_info` reports it.
+    pub(super) app_id: Option<String>,
+    /// Accept native access tokens the provider cannot attribute to an app.
+    #[serde(default)]
+    pub(super) native_trust_access_token: bool,
     /// Apple: the team id, key id and `.p8` private key the client secret is minted from.
     pub(super) team_id: Option<String>,
     pub(super) key_id: Option<String>,

@@ -562,3 +562,38 @@ fn a_kms_configuration_serves_a_dynamodb_store() {
     let c = Config::from_toml(&text, env).unwrap();
     assert!(matches!(c.encryption, Some(Encryption::Kms(_))));
 }
+
+#[test]
+fn native_sign_in_keys_are_read_and_checked() {
+    let kakao = one_provider(&format!(
+        "{}native_client_ids = [\"com.example.ios\"]\napp_id = \"123456\"\n\
+         native_trust_access_token = true\n",
+        four_lines("kakao")
+    ));
+    assert_eq!(kakao.native.client_ids, ["com.example.ios"]);
+    assert_eq!(kakao.native.app_id.as_deref(), Some("123456"));
+    assert!(kakao.native.trust_access_token);
+    assert!(kakao.is_our_audience("com.example.ios") && kakao.is_our_audience("id-1"));
+    assert!(!kakao.is_our_audience("com.evil.app"));
+    let plain = one_provider(&four_lines("google"));
+    assert_eq!(plain.native, NativeApps::default());
+
+    let refused = |preset: &str, lines: &str| {
+        error_key(&with_provider(&format!("{}{lines}\n", four_lines(preset))))
+    };
+    assert_eq!(
+        refused("google", "app_id = \"123\""),
+        "providers.p.app_id",
+        "only Kakao has an app id"
+    );
+    assert_eq!(refused("kakao", "app_id = \"12a\""), "providers.p.app_id");
+    assert_eq!(refused("kakao", "app_id = \"\""), "providers.p.app_id");
+    assert_eq!(
+        refused("google", "native_client_ids = [\"ok\", \"has space\"]"),
+        "providers.p.native_client_ids[1]"
+    );
+    assert_eq!(
+        refused("google", "native_client_ids = [\"\"]"),
+        "providers.p.native_client_ids[0]"
+    );
+}

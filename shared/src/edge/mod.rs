@@ -88,11 +88,17 @@ pub enum ApiError {
     /// A fault of the deployment (for example a key that cannot decrypt stored data).
     #[error("server_error")]
     Internal,
+    /// The session holds no provider access token (a native sign-in with an id_token alone).
+    #[error("no_provider_token")]
+    NoProviderToken,
+    /// The provider does not accept this kind of credential at `/native`.
+    #[error("unsupported_grant_type")]
+    UnsupportedGrantType,
 }
 
 impl ApiError {
     /// Every error, for documentation checks (`openapi.yaml` lists each code).
-    pub const ALL: [ApiError; 20] = {
+    pub const ALL: [ApiError; 22] = {
         use ApiError::*;
         [
             UnknownProvider,
@@ -115,6 +121,8 @@ impl ApiError {
             UpstreamUnavailable,
             PayloadTooLarge,
             Internal,
+            NoProviderToken,
+            UnsupportedGrantType,
         ]
     };
 
@@ -125,7 +133,10 @@ impl ApiError {
             UnknownProvider | NotFound | UnknownApi => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             InvalidReturnTo | InvalidRequest | InvalidAppRedirect | InvalidState
-            | InvalidIssuer | LoginFailed | InvalidGrant => StatusCode::BAD_REQUEST,
+            | InvalidIssuer | LoginFailed | InvalidGrant | UnsupportedGrantType => {
+                StatusCode::BAD_REQUEST
+            }
+            NoProviderToken => StatusCode::CONFLICT,
             CsrfRejected | WrongProvider => StatusCode::FORBIDDEN,
             UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -153,7 +164,7 @@ impl ApiError {
             CsrfRejected => "Cookie requests need X-Requested-With: fetch and an allowed Origin.",
             Unauthenticated => "No valid session.",
             ReauthRequired => "The session has ended at the provider; log in again.",
-            InvalidGrant => "The code is invalid, expired or already used.",
+            InvalidGrant => "The code or credential is invalid, expired or already used.",
             ProviderUnavailable => "The provider is unavailable; try again later.",
             StoreUnavailable => "Storage is unavailable; try again later.",
             UnknownApi => "No API with this name is configured.",
@@ -161,6 +172,8 @@ impl ApiError {
             UpstreamUnavailable => "The API is unavailable or answered too much; try again later.",
             PayloadTooLarge => "The request body is too large.",
             Internal => "Internal error.",
+            NoProviderToken => "This session holds no provider access token.",
+            UnsupportedGrantType => "This provider does not accept this kind of credential.",
         }
     }
 

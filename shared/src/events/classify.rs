@@ -23,6 +23,8 @@ pub enum Route {
     Token,
     /// `POST /auth/{provider}/backchannel-logout`
     BackchannelLogout,
+    /// `POST /auth/{provider}/native`
+    Native,
     /// `ANY /api/{api}/{proxy+}`
     Proxy,
     /// The authorizer's decision.
@@ -42,6 +44,7 @@ impl Route {
             Route::Logout => "logout",
             Route::Token => "token",
             Route::BackchannelLogout => "backchannel_logout",
+            Route::Native => "native",
             Route::Proxy => "proxy",
             Route::Authorizer => "authorizer",
             Route::Quiet => "none",
@@ -101,11 +104,16 @@ pub enum EventCode {
     BackchannelLogout,
     /// A back-channel logout was refused (invalid or replayed logout token) or failed.
     BackchannelLogoutRefused,
+    /// A mobile app traded a provider SDK's credential for a session.
+    NativeSignedIn,
+    /// A native sign-in was refused (another app's, expired, replayed or forged credential,
+    /// an unsupported kind) or failed.
+    NativeRefused,
 }
 
 impl EventCode {
     /// Every code, for documentation checks.
-    pub const ALL: [EventCode; 23] = [
+    pub const ALL: [EventCode; 25] = [
         EventCode::LoginStarted,
         EventCode::LoginFailed,
         EventCode::LoginSucceeded,
@@ -129,6 +137,8 @@ impl EventCode {
         EventCode::AuthorizerDenied,
         EventCode::BackchannelLogout,
         EventCode::BackchannelLogoutRefused,
+        EventCode::NativeSignedIn,
+        EventCode::NativeRefused,
     ];
 
     /// The code as written.
@@ -158,6 +168,8 @@ impl EventCode {
             AuthorizerDenied => "authorizer_denied",
             BackchannelLogout => "backchannel_logout",
             BackchannelLogoutRefused => "backchannel_logout_refused",
+            NativeSignedIn => "native_signed_in",
+            NativeRefused => "native_refused",
         }
     }
 
@@ -177,6 +189,7 @@ impl EventCode {
                 | ProxyCall
                 | AuthorizerAllowed
                 | BackchannelLogout
+                | NativeSignedIn
         )
     }
 
@@ -188,6 +201,7 @@ impl EventCode {
                 | EventCode::CsrfRejected
                 | EventCode::HandoffRefused
                 | EventCode::BackchannelLogoutRefused
+                | EventCode::NativeRefused
         )
     }
 }
@@ -287,6 +301,8 @@ pub fn decide(route: Route, preflight: bool, notes: &Notes) -> Option<(EventCode
         (Route::Authorizer, Some(_)) => AuthorizerDenied,
         (Route::BackchannelLogout, None) => BackchannelLogout,
         (Route::BackchannelLogout, Some(_)) => BackchannelLogoutRefused,
+        (Route::Native, None) => NativeSignedIn,
+        (Route::Native, Some(_)) => NativeRefused,
     };
     Some((code, error))
 }

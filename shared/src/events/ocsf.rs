@@ -17,7 +17,7 @@ const CLASS_UID: u64 = 3002;
 fn activity(route: Route) -> (u64, &'static str) {
     match route {
         Route::Login => (6, "Preauth"),
-        Route::Callback | Route::Token => (1, "Logon"),
+        Route::Callback | Route::Token | Route::Native => (1, "Logon"),
         Route::Logout | Route::BackchannelLogout => (2, "Logoff"),
         Route::Refresh => (99, "Token Refresh"),
         Route::Session => (99, "Session Check"),

@@ -307,8 +307,10 @@ async fn signed_in(
         let expected = Expected {
             issuers: &config.accepted_issuers,
             client_id: &config.client_id,
+            apps: &[],
             nonce: tx.nonce.as_ref().map(|n| n.expose()),
             now,
+            nonce_may_be_hashed: false,
         };
         let claims = id_token::verify(&id_token, &expected, metadata, &provider.jwks, deps.http)
             .await

@@ -11,6 +11,7 @@ pub mod first_login;
 pub mod handoff;
 pub mod health;
 pub mod login;
+pub mod native;
 pub mod proxy;
 pub mod refresh;
 pub mod session;

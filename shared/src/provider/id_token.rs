@@ -103,6 +103,9 @@ pub struct Claims {
     /// Picture URL.
     #[serde(default)]
     pub picture: Option<String>,
+    /// The token's unique id, when the provider gives one.
+    #[serde(default)]
+    pub jti: Option<String>,
     /// The provider's session id (OpenID Connect Front-/Back-Channel Logout), when it keeps one.
     #[serde(default)]
     pub sid: Option<String>,
@@ -114,8 +117,14 @@ pub struct Expected<'a> {
     pub issuers: &'a [String],
     /// Our client id.
     pub client_id: &'a str,
+    /// Our apps' client ids, accepted as `aud` and `azp` too (native sign-ins only; empty for
+    /// the browser login, whose id_token is issued to `client_id`).
+    pub apps: &'a [String],
     /// The login's nonce; `None` for refreshed id_tokens, which carry none.
     pub nonce: Option<&'a str>,
+    /// Whether the token may carry the nonce's SHA-256 (hex or base64url) instead of the nonce
+    /// itself, as some providers' mobile SDKs send it.
+    pub nonce_may_be_hashed: bool,
     /// Current unix time.
     pub now: u64,
 }
@@ -131,6 +140,7 @@ pub async fn verify(
     let signed = Signed {
         issuers: expected.issuers,
         audience: expected.client_id,
+        also: expected.apps,
         required: &["exp", "iss", "aud", "sub"],
         now: expected.now,
     };
@@ -146,8 +156,10 @@ pub async fn verify(
 pub struct Signed<'a> {
     /// The issuers accepted.
     pub issuers: &'a [String],
-    /// Our client id: the audience the token must name.
+    /// Our client id: the audience the token must name (or one of `also`).
     pub audience: &'a str,
+    /// Other audiences of ours.
+    pub also: &'a [String],
     /// Claims that must be present.
     pub required: &'a [&'a str],
     /// Current unix time (for the JWKS cache).
@@ -182,7 +194,9 @@ impl Signed<'_> {
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.set_issuer(self.issuers);
-        validation.set_audience(&[self.audience]);
+        let mut audiences = vec![self.audience];
+        audiences.extend(self.also.iter().map(String::as_str));
+        validation.set_audience(&audiences);
         validation.set_required_spec_claims(self.required);
         Ok(jsonwebtoken::decode::<T>(raw, &key, &validation)
             .map_err(|e| IdTokenError::Invalid(e.kind_name()))?
@@ -203,21 +217,36 @@ fn check_claims(claims: Claims, expected: &Expected<'_>) -> Result<Claims, IdTok
         return Err(IdTokenError::IssuedInFuture);
     }
     let several_audiences = matches!(&claims.aud, Audience::Many(list) if list.len() > 1);
+    let ours = |azp: &str| azp == expected.client_id || expected.apps.iter().any(|a| a == azp);
     match &claims.azp {
-        Some(azp) if azp != expected.client_id => return Err(IdTokenError::Azp),
+        Some(azp) if !ours(azp) => return Err(IdTokenError::Azp),
         None if several_audiences => return Err(IdTokenError::Azp),
         _ => {}
     }
     if let Some(nonce) = expected.nonce {
+        let accepted = accepted_nonces(nonce, expected.nonce_may_be_hashed);
         let matches = claims
             .nonce
             .as_deref()
-            .is_some_and(|got| constant_time_eq(got, nonce));
+            .is_some_and(|got| accepted.iter().any(|n| constant_time_eq(got, n)));
         if !matches {
             return Err(IdTokenError::Nonce);
         }
     }
     Ok(claims)
+}
+
+/// The nonce values a token may carry: the nonce itself, and where the provider's SDK hashes
+/// it, its SHA-256 in lowercase hex and in base64url.
+fn accepted_nonces(nonce: &str, hashed: bool) -> Vec<String> {
+    let mut accepted = vec![nonce.to_owned()];
+    if hashed {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, nonce.as_bytes());
+        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        accepted.push(hex);
+        accepted.push(crate::crypto::sha256_b64url(nonce.as_bytes()));
+    }
+    accepted
 }
 
 /// A short, value-free name for a jsonwebtoken error, for logs.

@@ -80,6 +80,7 @@ pub async fn verify(
     let signed = Signed {
         issuers: expected.issuers,
         audience: expected.client_id,
+        also: &[],
         required: &["iss", "aud", "iat", "exp"],
         now: expected.now,
     };

@@ -300,6 +300,7 @@ mod tests {
             userinfo: None,
             accepted_issuers: vec!["https://i".into()],
             quirks: crate::provider::quirks::Quirks::default(),
+            native: Default::default(),
         };
         let header = basic_credentials(&p, &ClientSecret::new("s e/cret"));
         let decoded = STANDARD

@@ -22,9 +22,10 @@ use crate::flow::backchannel::LogoutNotice;
 use crate::flow::callback::{CallbackParams, Outcome};
 use crate::flow::handoff::Redemption;
 use crate::flow::login::LoginRequest;
+use crate::flow::native::Credential;
 use crate::flow::proxy::ProxyRequest;
 use crate::flow::refresh::{REQUEST_BUDGET, RefreshRequest};
-use crate::flow::{backchannel, callback, handoff, health, login, proxy, refresh, session};
+use crate::flow::{backchannel, callback, handoff, health, login, native, proxy, refresh, session};
 use crate::provider::Provider;
 use crate::provider::presets::ResponseMode;
 use crate::store::keys::session_key;
@@ -324,6 +325,28 @@ pub(super) async fn token(State(shared): State<Arc<Shared>>, req: AxumRequest) -
         handoff::redeem(shared.deps(), redemption).await
     }
     .await;
+    session_token_response(result)
+}
+
+/// `POST /auth/{provider}/native`: the bearer session for a provider SDK's credential; never a
+/// cookie.
+pub(super) async fn native(
+    State(shared): State<Arc<Shared>>,
+    params: RawPathParams,
+    req: AxumRequest,
+) -> AxumResponse {
+    let req = buffered(req).await;
+    let result = async {
+        let provider = provider(&shared, &params)?;
+        let credential = Credential::from_request(&req)?;
+        native::sign_in(shared.deps(), shared.settings(), provider, credential).await
+    }
+    .await;
+    session_token_response(result)
+}
+
+/// A new bearer session (`/auth/token`, `/auth/{provider}/native`), or the contract's error.
+fn session_token_response(result: Result<handoff::Redeemed, ApiError>) -> AxumResponse {
     into_axum(match result {
         Ok(r) => json_response(
             StatusCode::OK,

@@ -31,7 +31,8 @@ pub enum Function {
     /// `POST /auth/refresh`
     Refresh,
     /// `GET /auth/session`, `POST /auth/logout`, `POST /auth/token`,
-    /// `POST /auth/{provider}/backchannel-logout`, `GET /auth/health`
+    /// `POST /auth/{provider}/backchannel-logout`, `POST /auth/{provider}/native`,
+    /// `GET /auth/health`
     Session,
     /// `ANY /api/{api}/{path}`
     Proxy,
@@ -112,6 +113,11 @@ pub const ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         function: Function::Session,
+        path: "/auth/{provider}/native",
+        methods: &["POST"],
+    },
+    RouteSpec {
+        function: Function::Session,
         path: "/auth/health",
         methods: &["GET"],
     },
@@ -144,6 +150,9 @@ pub fn router(shared: Arc<Shared>, function: Function) -> Router {
             "/auth/health" => router.route(spec.path, only(Method::GET, handlers::health)),
             "/auth/{provider}/backchannel-logout" => {
                 router.route(spec.path, only(Method::POST, handlers::backchannel_logout))
+            }
+            "/auth/{provider}/native" => {
+                router.route(spec.path, only(Method::POST, handlers::native))
             }
             // Every method: which ones an API allows is its configuration's business (405
             // there); the handler answers OPTIONS as a preflight. As API Gateway's `{proxy+}`,
@@ -248,7 +257,7 @@ pub fn route_path(path: &str) -> Option<String> {
             ..,
             "auth",
             p,
-            last @ ("login" | "callback" | "backchannel-logout"),
+            last @ ("login" | "callback" | "backchannel-logout" | "native"),
         ] => Some(format!("/auth/{p}/{last}")),
         [.., "auth", last] => Some(format!("/auth/{last}")),
         _ => None,
@@ -329,6 +338,7 @@ fn route_name(path: &str) -> events::Route {
         Some("logout") => Route::Logout,
         Some("token") => Route::Token,
         Some("backchannel-logout") => Route::BackchannelLogout,
+        Some("native") => Route::Native,
         _ => Route::Quiet,
     }
 }
@@ -514,6 +524,10 @@ mod tests {
         assert_eq!(
             route_path("/prod/auth/corp/backchannel-logout").as_deref(),
             Some("/auth/corp/backchannel-logout")
+        );
+        assert_eq!(
+            route_path("/prod/auth/kakao/native").as_deref(),
+            Some("/auth/kakao/native")
         );
         assert_eq!(route_path("/auth/google").as_deref(), Some("/auth/google"));
         assert_eq!(route_path("/other"), None);

@@ -98,6 +98,25 @@ pub struct TokenSet {
     pub refreshed_at: u64,
 }
 
+impl TokenSet {
+    /// No provider token at all: the session of a native sign-in that presented an id_token
+    /// only. Stored like any token set (an empty access token that expired at 0).
+    pub fn none(now: u64) -> Self {
+        Self {
+            access_token: AccessToken::new(""),
+            access_expires_at: 0,
+            refresh_token: None,
+            scope: None,
+            refreshed_at: now,
+        }
+    }
+
+    /// Whether the session holds a provider access token to hand out or refresh.
+    pub fn holds_access_token(&self) -> bool {
+        !self.access_token.expose().is_empty() || self.refresh_token.is_some()
+    }
+}
+
 /// A signed-in user's session.
 #[derive(Clone, Debug)]
 pub struct Session {

@@ -153,6 +153,12 @@ fn route(method: &Method, raw_path: &str) -> Option<Route> {
             provider: Some(percent_decode(p)),
             api: None,
         }),
+        ("POST", ["", "auth", p, "native"]) if !p.is_empty() => Some(Route {
+            function: 3,
+            route_key: "POST /auth/{provider}/native",
+            provider: Some(percent_decode(p)),
+            api: None,
+        }),
         (_, ["", "api", api, rest @ ..]) if !api.is_empty() && !rest.join("/").is_empty() => {
             Some(Route {
                 function: 4,

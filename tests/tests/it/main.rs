@@ -43,6 +43,7 @@ mod local_runner;
 mod login;
 mod logs;
 mod mobile;
+mod native;
 mod openapi;
 mod providers;
 mod proxy;

@@ -139,8 +139,10 @@ impl Holder<'_> {
         let expected = Expected {
             issuers: &config.accepted_issuers,
             client_id: &config.client_id,
+            apps: &[],
             nonce: None,
             now,
+            nonce_may_be_hashed: false,
         };
         match id_token::verify(
             id_token,

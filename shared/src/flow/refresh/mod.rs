@@ -190,6 +190,10 @@ pub async fn token_for(
     need: Need,
     deadline: Deadline<'_>,
 ) -> Result<Issued, ApiError> {
+    // A native sign-in with an id_token alone: a valid session, with nothing to hand out.
+    if !session.tokens.holds_access_token() {
+        return Err(ApiError::NoProviderToken);
+    }
     if let Some(answer) = from_store(settings, &session, &need, deps.now()) {
         return answer;
     }
