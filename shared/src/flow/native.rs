@@ -7,8 +7,11 @@
 //! to our `client_id` or one of `native_client_ids` (`aud`, and `azp` when present), with the
 //! app's nonce, and only once.
 //!
-//! This version accepts id_tokens. Server auth codes and access tokens are not accepted yet:
-//! every provider answers them `unsupported_grant_type` (README, "Native sign-in").
+//! An access token (Kakao, Facebook, Naver SDKs) is accepted only when the provider itself names
+//! our app as the one it was issued to ([`crate::provider::token_attribution`]).
+//!
+//! Server auth codes are not accepted yet: every provider answers them
+//! `unsupported_grant_type` (README, "Native sign-in").
 
 use serde::Deserialize;
 
@@ -17,9 +20,13 @@ use super::{Settings, store_error};
 use crate::deps::Deps;
 use crate::edge::{ApiError, Request, body_bytes, header_str};
 use crate::provider::Provider;
+use crate::provider::ProviderError;
 use crate::provider::id_token::{self, Expected, IdTokenError, MAX_SKEW};
+use crate::provider::outcome::DEFAULT_EXPIRES_IN;
 use crate::provider::outcome::Identity;
-use crate::secret::{IdToken, Nonce, SessionId};
+use crate::provider::token_attribution::{self, AttributionError};
+use crate::provider::userinfo;
+use crate::secret::{AccessToken, IdToken, Nonce, RefreshToken, SessionId};
 use crate::store::keys::{session_key, used_key};
 use crate::store::{Session, StoreError, TokenSet};
 use crate::telemetry::Chain;
@@ -38,8 +45,14 @@ pub enum Credential {
     },
     /// A server auth code (Apple's `authorizationCode`, Google's `serverAuthCode`).
     AuthorizationCode,
-    /// A provider access token (Kakao, Naver, Facebook SDKs).
-    AccessToken,
+    /// A provider access token (Kakao, Naver, Facebook SDKs), with the refresh token the SDK
+    /// got alongside, when it hands one over.
+    AccessToken {
+        /// The access token.
+        token: AccessToken,
+        /// Its refresh token.
+        refresh: Option<RefreshToken>,
+    },
 }
 
 impl std::fmt::Debug for Credential {
@@ -47,7 +60,7 @@ impl std::fmt::Debug for Credential {
         f.write_str(match self {
             Self::IdToken { .. } => "Credential::IdToken([redacted])",
             Self::AuthorizationCode => "Credential::AuthorizationCode([redacted])",
-            Self::AccessToken => "Credential::AccessToken([redacted])",
+            Self::AccessToken { .. } => "Credential::AccessToken([redacted])",
         })
     }
 }
@@ -104,8 +117,13 @@ impl Credential {
         if filled(&raw.authorization_code) && !present(&raw.refresh_token) {
             return Ok(Self::AuthorizationCode);
         }
-        if filled(&raw.access_token) && raw.refresh_token.as_deref() != Some("") {
-            return Ok(Self::AccessToken);
+        if let Some(token) = raw.access_token.filter(|t| !t.is_empty())
+            && raw.refresh_token.as_deref() != Some("")
+        {
+            return Ok(Self::AccessToken {
+                token: AccessToken::new(token),
+                refresh: raw.refresh_token.map(RefreshToken::new),
+            });
         }
         Err(ApiError::InvalidRequest)
     }
@@ -119,10 +137,110 @@ pub async fn sign_in(
     provider: &Provider,
     credential: Credential,
 ) -> Result<Redeemed, ApiError> {
-    let Credential::IdToken { token, nonce } = credential else {
-        tracing::info!(credential = ?credential, "native credential kind not accepted");
-        return Err(ApiError::UnsupportedGrantType);
+    match credential {
+        Credential::IdToken { token, nonce } => {
+            from_id_token(deps, settings, provider, &token, &nonce).await
+        }
+        Credential::AccessToken { token, refresh } => {
+            from_access_token(deps, settings, provider, token, refresh).await
+        }
+        Credential::AuthorizationCode => {
+            tracing::info!("native server auth codes are not accepted yet");
+            Err(ApiError::UnsupportedGrantType)
+        }
+    }
+}
+
+/// An SDK's access token, once the provider names our app as its audience.
+async fn from_access_token(
+    deps: Deps<'_>,
+    settings: &Settings,
+    provider: &Provider,
+    token: AccessToken,
+    refresh: Option<RefreshToken>,
+) -> Result<Redeemed, ApiError> {
+    let config = &provider.config;
+    let userinfo_endpoint = match &config.endpoints.userinfo {
+        Some(url) => Some(url.clone()),
+        // Kakao in OpenID mode: the profile host is discovery's.
+        None if config.is_oidc() => provider
+            .metadata(deps)
+            .await
+            .ok()
+            .and_then(|m| m.userinfo_endpoint.clone()),
+        None => None,
     };
+    let now = deps.now();
+    let attributed =
+        token_attribution::attribute(deps.http, config, userinfo_endpoint.as_ref(), &token, now)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %Chain(&e), "native access token refused");
+                match e {
+                    AttributionError::NotAccepted => ApiError::UnsupportedGrantType,
+                    AttributionError::OtherApp | AttributionError::Invalid(_) => {
+                        ApiError::InvalidGrant
+                    }
+                    AttributionError::Unavailable(_) => {
+                        crate::events::note(|n| n.provider_unavailable = true);
+                        ApiError::ProviderUnavailable
+                    }
+                }
+            })?;
+    let identity = if config.userinfo.is_some() {
+        let identity = userinfo::identity(deps.http, config, &token)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %Chain(&e), "profile call for a native access token failed");
+                match e {
+                    ProviderError::Unreachable(_) | ProviderError::Unavailable(_) => {
+                        crate::events::note(|n| n.provider_unavailable = true);
+                        ApiError::ProviderUnavailable
+                    }
+                    _ => ApiError::InvalidGrant,
+                }
+            })?;
+        // The token information and the profile must name one user.
+        if attributed
+            .subject
+            .as_ref()
+            .is_some_and(|s| *s != identity.subject)
+        {
+            tracing::warn!("token information and profile name different users");
+            return Err(ApiError::InvalidGrant);
+        }
+        identity
+    } else {
+        Identity {
+            subject: attributed.subject.ok_or(ApiError::InvalidGrant)?,
+            profile: Default::default(),
+            sid: None,
+        }
+    };
+    let expires_at = now + settings.session_ttl;
+    let access_expires_at = match (attributed.expires_at, &refresh) {
+        (Some(at), _) => at,
+        (None, Some(_)) => now.saturating_add(DEFAULT_EXPIRES_IN),
+        (None, None) => expires_at,
+    };
+    let tokens = TokenSet {
+        access_token: token,
+        access_expires_at,
+        refresh_token: refresh,
+        scope: None,
+        refreshed_at: 0,
+    };
+    start_session(deps, settings, provider, identity, tokens).await
+}
+
+/// An SDK's id_token, verified as issued to one of our clients, with the app's nonce, once.
+async fn from_id_token(
+    deps: Deps<'_>,
+    settings: &Settings,
+    provider: &Provider,
+    token: &IdToken,
+    nonce: &Nonce,
+) -> Result<Redeemed, ApiError> {
     let config = &provider.config;
     if !config.is_oidc() {
         return Err(ApiError::UnsupportedGrantType);
@@ -141,7 +259,7 @@ pub async fn sign_in(
         now,
     };
     let claims =
-        match id_token::verify(&token, &expected, &metadata, &provider.jwks, deps.http).await {
+        match id_token::verify(token, &expected, &metadata, &provider.jwks, deps.http).await {
             Ok(claims) => claims,
             Err(IdTokenError::Jwks(e)) => {
                 tracing::warn!(error = %e, "signing keys unavailable");
@@ -180,14 +298,26 @@ pub async fn sign_in(
     }
     let identity = Identity::from_claims(claims, config.quirks.id_token_email_verified)
         .map_err(|_| ApiError::InvalidGrant)?;
+    start_session(deps, settings, provider, identity, TokenSet::none(now)).await
+}
+
+/// A new bearer session for `identity` holding `tokens`.
+async fn start_session(
+    deps: Deps<'_>,
+    settings: &Settings,
+    provider: &Provider,
+    identity: Identity,
+    tokens: TokenSet,
+) -> Result<Redeemed, ApiError> {
+    let now = deps.now();
     let session_token = SessionId::new(deps.token());
     let session = Session {
         key: session_key(session_token.expose()),
-        provider: config.id.clone(),
+        provider: provider.config.id.clone(),
         subject: identity.subject,
         profile: identity.profile,
         sid: identity.sid,
-        tokens: TokenSet::none(now),
+        tokens,
         version: 0,
         lease_until: 0,
         created_at: now,

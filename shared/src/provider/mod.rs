@@ -11,6 +11,7 @@ pub mod outcome;
 pub mod presets;
 pub mod quirks;
 pub mod token;
+pub mod token_attribution;
 pub mod userinfo;
 
 use std::sync::Arc;

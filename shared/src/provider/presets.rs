@@ -2,7 +2,7 @@
 //! client authentication, how the user is identified, quirks). A configuration may override
 //! every endpoint, the scopes, the client authentication and the extras.
 
-use super::quirks::{EmailFallback, Logout, Quirks, ScopeSeparator};
+use super::quirks::{EmailFallback, Logout, Quirks, ScopeSeparator, TokenAttribution};
 use crate::config::ClientAuthMethod;
 
 /// Parameters the flows set themselves; configuring them as extras would break the protocol.
@@ -117,6 +117,7 @@ const OIDC: Preset = Preset {
         logout: Logout::Rfc7009,
         email_fallback: EmailFallback::None,
         name_on_first_login_only: false,
+        token_attribution: TokenAttribution::NotAccepted,
     },
     response_mode: ResponseMode::Query,
     minted_secret: false,
@@ -148,6 +149,7 @@ const KAKAO_OIDC: Preset = Preset {
         scope_separator: ScopeSeparator::Comma,
         id_token_email_verified: true,
         logout: Logout::KakaoLogout,
+        token_attribution: TokenAttribution::KakaoTokenInfo,
         ..OIDC.quirks
     },
     ..OIDC
@@ -207,6 +209,7 @@ const NAVER: Preset = Preset {
         dead_grant_errors: &["invalid_request"],
         state_in_code_exchange: true,
         logout: Logout::NaverRevoke,
+        token_attribution: TokenAttribution::Unattributable,
         ..OIDC.quirks
     },
     response_mode: ResponseMode::Query,
@@ -241,6 +244,7 @@ const FACEBOOK: Preset = Preset {
         long_lived_exchange: true,
         graph_api: true,
         logout: Logout::FacebookPermissions,
+        token_attribution: TokenAttribution::FacebookDebugToken,
         ..OIDC.quirks
     },
     response_mode: ResponseMode::Query,

@@ -50,6 +50,23 @@ pub enum EmailFallback {
     GithubEmails,
 }
 
+/// How the provider says which app an access token was issued to, for a mobile SDK's token
+/// posted to `POST /auth/{provider}/native`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenAttribution {
+    /// Access tokens are not accepted there (OpenID providers send id_tokens instead).
+    #[default]
+    NotAccepted,
+    /// Kakao: `GET kapi/v1/user/access_token_info` answers the token's `app_id` and user `id`.
+    KakaoTokenInfo,
+    /// Facebook: `GET graph/{version}/debug_token` with the app token answers `is_valid`,
+    /// `app_id` and `user_id`.
+    FacebookDebugToken,
+    /// Naver: nothing names the app a token was issued to; accepted only when the operator
+    /// trusts every token (`native_trust_access_token = true`).
+    Unattributable,
+}
+
 /// A provider's departures from the protocol, as data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Quirks {
@@ -80,4 +97,6 @@ pub struct Quirks {
     /// Apple: the user's name comes once, in the first login's `user` form field, and is kept
     /// (sealed, per user) for their later logins.
     pub name_on_first_login_only: bool,
+    /// How a native access token is traced to the app it was issued to.
+    pub token_attribution: TokenAttribution,
 }
