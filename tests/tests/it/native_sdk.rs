@@ -289,6 +289,33 @@ async fn kakao_outage_is_provider_unavailable(backend: BackendKind) {
     .await;
 }
 
+async fn kakao_token_info_naming_another_user_than_the_profile_is_refused(backend: BackendKind) {
+    let rig = kakao(backend).await;
+    let token = rig.fx.sdk_access_token(SdkApp::Ours);
+    rig.behave(FixtureBehavior {
+        token_info_user_id: Some("9999999".into()),
+        ..FixtureBehavior::default()
+    });
+    assert_refused(&rig, &post_access(&rig, &token).await, 400, "invalid_grant").await;
+}
+
+async fn facebook_token_debug_token_calls_invalid_is_refused_though_the_profile_answers(
+    backend: BackendKind,
+) {
+    let rig = facebook(backend).await;
+    let token = rig.fx.sdk_access_token(SdkApp::Ours);
+    rig.behave(FixtureBehavior {
+        token_info_is_valid: Some(false),
+        ..FixtureBehavior::default()
+    });
+    assert_refused(&rig, &post_access(&rig, &token).await, 400, "invalid_grant").await;
+    rig.behave(FixtureBehavior {
+        token_info_user_id: Some("another-user".into()),
+        ..FixtureBehavior::default()
+    });
+    assert_refused(&rig, &post_access(&rig, &token).await, 400, "invalid_grant").await;
+}
+
 async fn kakao_posted_refresh_token_renews_the_session(backend: BackendKind) {
     let rig = kakao(backend).await;
     assert_posted_refresh_token_renews(&rig).await;
@@ -472,6 +499,8 @@ on_both_stores!(
     kakao_unknown_or_expired_access_token_is_refused,
     kakao_outage_is_provider_unavailable,
     kakao_posted_refresh_token_renews_the_session,
+    kakao_token_info_naming_another_user_than_the_profile_is_refused,
+    facebook_token_debug_token_calls_invalid_is_refused_though_the_profile_answers,
     facebook_sdk_access_token_becomes_a_working_bearer_session,
     facebook_access_token_of_another_app_is_refused,
     facebook_invalid_or_expired_access_token_is_refused,
