@@ -11,7 +11,6 @@ use super::store_error;
 use crate::deps::Deps;
 use crate::edge::{ApiError, MAX_BODY, Request, body_bytes, header_str, parse_form};
 use crate::provider::Provider;
-use crate::provider::id_token::MAX_SKEW;
 use crate::provider::logout_token::{self, Expected, LogoutToken};
 use crate::store::keys::used_key;
 use crate::store::{SessionsOf, StoreError};
@@ -110,17 +109,9 @@ pub async fn end_sessions(
     }
     let used = used_key("logout_jti", config.id.as_str(), &token.jti);
     // Remembered for as long as the token could pass the expiry check.
-    match deps
-        .store
-        .mark_used(&used, token.exp.saturating_add(MAX_SKEW), now)
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::AlreadyExists) => {
-            tracing::warn!("logout token replayed (jti seen before)");
-            return Err(ApiError::InvalidRequest);
-        }
-        Err(e) => return Err(store_error(e)),
+    if !super::first_use(deps, &used, token.exp).await? {
+        tracing::warn!("logout token replayed (jti seen before)");
+        return Err(ApiError::InvalidRequest);
     }
     match delete_named(deps, provider, &token).await {
         Ok(sessions) => {

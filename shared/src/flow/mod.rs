@@ -61,6 +61,21 @@ impl Settings {
     }
 }
 
+/// Records the one-time value hashed to `key` as used until `valid_until` (plus the clock skew
+/// tokens are allowed): true the first time, false for a replay, even a concurrent one.
+pub(crate) async fn first_use(
+    deps: crate::deps::Deps<'_>,
+    key: &str,
+    valid_until: u64,
+) -> Result<bool, ApiError> {
+    let until = valid_until.saturating_add(crate::provider::id_token::MAX_SKEW);
+    match deps.store.mark_used(key, until, deps.now()).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::AlreadyExists) => Ok(false),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
 /// Store failures as the client sees them.
 pub(crate) fn store_error(e: StoreError) -> ApiError {
     crate::events::note(|n| n.store_unavailable |= !matches!(e, StoreError::Corrupt(_)));

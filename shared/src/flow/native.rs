@@ -21,14 +21,14 @@ use crate::deps::Deps;
 use crate::edge::{ApiError, Request, body_bytes, header_str};
 use crate::provider::Provider;
 use crate::provider::ProviderError;
-use crate::provider::id_token::{self, Expected, IdTokenError, MAX_SKEW};
+use crate::provider::id_token::{self, Expected, IdTokenError};
 use crate::provider::outcome::DEFAULT_EXPIRES_IN;
 use crate::provider::outcome::Identity;
 use crate::provider::token_attribution::{self, AttributionError};
 use crate::provider::userinfo;
 use crate::secret::{AccessToken, IdToken, Nonce, RefreshToken, SessionId};
 use crate::store::keys::{session_key, used_key};
-use crate::store::{Session, StoreError, TokenSet};
+use crate::store::{Session, TokenSet};
 use crate::telemetry::Chain;
 
 /// Longest nonce accepted (SDKs send 32–64 characters, or a 64-character hash).
@@ -284,17 +284,9 @@ async fn from_id_token(
             claims.nonce.as_deref().unwrap_or_default()
         ),
     );
-    match deps
-        .store
-        .mark_used(&once, claims.exp.saturating_add(MAX_SKEW), now)
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::AlreadyExists) => {
-            tracing::warn!("native id_token replayed");
-            return Err(ApiError::InvalidGrant);
-        }
-        Err(e) => return Err(store_error(e)),
+    if !super::first_use(deps, &once, claims.exp).await? {
+        tracing::warn!("native id_token replayed");
+        return Err(ApiError::InvalidGrant);
     }
     let identity = Identity::from_claims(claims, config.quirks.id_token_email_verified)
         .map_err(|_| ApiError::InvalidGrant)?;
