@@ -108,11 +108,6 @@ pub struct NativeApps {
 }
 
 impl ProviderConfig {
-    /// Whether `audience` is this provider's web client id or one of its apps'.
-    pub fn is_our_audience(&self, audience: &str) -> bool {
-        audience == self.client_id || self.native.client_ids.iter().any(|id| id == audience)
-    }
-
     /// The issuer, for providers that have one.
     pub fn issuer(&self) -> Option<&str> {
         match &self.kind {

@@ -573,8 +573,6 @@ fn native_sign_in_keys_are_read_and_checked() {
     assert_eq!(kakao.native.client_ids, ["com.example.ios"]);
     assert_eq!(kakao.native.app_id.as_deref(), Some("123456"));
     assert!(kakao.native.trust_access_token);
-    assert!(kakao.is_our_audience("com.example.ios") && kakao.is_our_audience("id-1"));
-    assert!(!kakao.is_our_audience("com.evil.app"));
     let plain = one_provider(&four_lines("google"));
     assert_eq!(plain.native, NativeApps::default());
 

@@ -166,8 +166,12 @@ async fn from_access_token(
         None if config.is_oidc() => provider
             .metadata(deps)
             .await
-            .ok()
-            .and_then(|m| m.userinfo_endpoint.clone()),
+            .map_err(|e| {
+                tracing::warn!(error = %Chain(&e), "provider metadata unavailable");
+                ApiError::ProviderUnavailable
+            })?
+            .userinfo_endpoint
+            .clone(),
         None => None,
     };
     let now = deps.now();
