@@ -7,7 +7,7 @@ use url::Url;
 use super::raw::{RawProfile, RawProvider};
 use super::validate::service_url;
 use super::{ClientAuthMethod, ConfigError};
-use crate::provider::client_secret::{ClientCredential, MintingKey};
+use crate::provider::client_secret::{ClientCredential, MintingKey, TokenClient};
 use crate::provider::presets::{
     FACEBOOK_GRAPH_VERSION, Preset, Protocol, RESERVED_AUTH_PARAMS, ResponseMode, UserinfoPreset,
 };
@@ -91,8 +91,21 @@ pub struct ProviderConfig {
     pub accepted_issuers: Vec<String>,
     /// The provider's departures from the protocol.
     pub quirks: Quirks,
+    /// The app a native server auth code is issued to, when `native_client_ids` names one.
+    pub app_client: Option<AppClient>,
     /// How the apps' own SDK sign-ins are accepted (`POST /auth/{provider}/native`).
     pub native: NativeApps,
+}
+
+/// A client registered with the provider besides the web one: the first of
+/// `native_client_ids` and its secret (Apple: minted for the app's bundle id; otherwise the
+/// configured secret).
+#[derive(Debug)]
+pub struct AppClient {
+    /// The app's client id.
+    pub id: String,
+    /// Its secret.
+    pub credential: ClientCredential,
 }
 
 /// The keys of a provider block for mobile SDK sign-ins.
@@ -113,6 +126,36 @@ impl ProviderConfig {
         match &self.kind {
             ProviderKind::Oidc { issuer } => Some(issuer),
             ProviderKind::OAuth2 { issuer } => issuer.as_deref(),
+        }
+    }
+
+    /// The web client: `client_id` and its secret.
+    pub fn web_client(&self) -> TokenClient<'_> {
+        TokenClient {
+            id: &self.client_id,
+            credential: &self.client_secret,
+        }
+    }
+
+    /// The client a native server auth code is exchanged as: the first of
+    /// `native_client_ids` when set, else the web client.
+    pub fn code_client(&self) -> TokenClient<'_> {
+        match &self.app_client {
+            Some(app) => TokenClient {
+                id: &app.id,
+                credential: &app.credential,
+            },
+            None => self.web_client(),
+        }
+    }
+
+    /// The client a session's tokens were issued to (`None`: the web client), while this
+    /// configuration still has it.
+    pub fn client_named(&self, id: Option<&str>) -> Option<TokenClient<'_>> {
+        match id {
+            None => Some(self.web_client()),
+            Some(id) if id == self.client_id => Some(self.web_client()),
+            Some(id) => Some(self.code_client()).filter(|c| c.id == id),
         }
     }
 
@@ -144,7 +187,16 @@ pub(super) fn validate_provider(
             "must not be empty",
         ));
     }
-    let client_secret = credential(&preset, &p, key)?;
+    let client_secret = credential(&preset, &p, key, p.client_id.trim())?;
+    // A native server auth code is issued to the app: exchanged (and refreshed, revoked) as the
+    // first of `native_client_ids`, with a secret minted for that id where secrets are minted.
+    let app_client = match p.native_client_ids.first() {
+        Some(id) if !id.is_empty() => Some(AppClient {
+            id: id.clone(),
+            credential: credential(&preset, &p, key, id)?,
+        }),
+        _ => None,
+    };
     let response_mode = match p.response_mode.as_deref() {
         None => preset.response_mode,
         Some("query") => ResponseMode::Query,
@@ -184,6 +236,7 @@ pub(super) fn validate_provider(
         userinfo,
         accepted_issuers,
         quirks: preset.quirks,
+        app_client,
         native: native_apps(
             &p.preset,
             p.native_client_ids,
@@ -240,6 +293,7 @@ fn credential(
     preset: &Preset,
     p: &RawProvider,
     key: &str,
+    client_id: &str,
 ) -> Result<ClientCredential, ConfigError> {
     let minting = [
         ("team_id", &p.team_id),
@@ -283,7 +337,7 @@ fn credential(
     }
     let [team_id, key_id, pem] = <[String; 3]>::try_from(values)
         .map_err(|_| ConfigError::new(format!("{key}.private_key"), "required"))?;
-    MintingKey::new(team_id, key_id, p.client_id.trim().to_owned(), &pem)
+    MintingKey::new(team_id, key_id, client_id.to_owned(), &pem)
         .map(ClientCredential::Minted)
         .map_err(|_| {
             ConfigError::new(

@@ -392,6 +392,51 @@ fn apple_mints_its_client_secret_and_answers_by_form_post() {
     );
 }
 
+/// The `sub` a minted client secret names.
+fn minted_for(credential: &crate::provider::client_secret::ClientCredential) -> String {
+    let secret = credential.current().unwrap();
+    let claims = secret.expose().split('.').nth(1).unwrap();
+    let claims = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims);
+    let claims: serde_json::Value = serde_json::from_slice(&claims.unwrap()).unwrap();
+    claims["sub"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_native_code_is_exchanged_as_the_first_app_with_a_secret_minted_for_it() {
+    let apple = one_provider(&apple_block(
+        "native_client_ids = [\"com.example.ios\", \"com.example.other\"]\n",
+    ));
+    let code_client = apple.code_client();
+    assert_eq!(code_client.id, "com.example.ios");
+    assert_eq!(minted_for(code_client.credential), "com.example.ios");
+    assert_eq!(minted_for(apple.web_client().credential), "com.example.web");
+    // A session remembers the app; only the first app and the web client are known.
+    assert_eq!(apple.client_named(None).unwrap().id, "com.example.web");
+    assert_eq!(
+        apple.client_named(Some("com.example.web")).unwrap().id,
+        "com.example.web"
+    );
+    assert_eq!(
+        apple.client_named(Some("com.example.ios")).unwrap().id,
+        "com.example.ios"
+    );
+    assert!(apple.client_named(Some("com.example.other")).is_none());
+
+    // Without apps, the web client exchanges codes; a configured secret serves both.
+    let web_only = one_provider(&apple_block(""));
+    assert_eq!(web_only.code_client().id, "com.example.web");
+    let google = one_provider(&format!(
+        "{}native_client_ids = [\"web-or-android\"]\n",
+        four_lines("google")
+    ));
+    let code_client = google.code_client();
+    assert_eq!(code_client.id, "web-or-android");
+    assert_eq!(
+        code_client.secret().unwrap().expose(),
+        google.web_client().secret().unwrap().expose()
+    );
+}
+
 #[test]
 fn apple_refuses_a_configured_secret_a_missing_key_or_a_key_that_does_not_sign() {
     let with_secret = with_provider(&apple_block("client_secret = \"s\"\n"));

@@ -325,6 +325,7 @@ async fn signed_in(
         subject: identity.subject,
         profile: identity.profile,
         sid: identity.sid,
+        client: None,
         tokens,
         version: 0,
         lease_until: 0,

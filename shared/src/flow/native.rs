@@ -10,8 +10,13 @@
 //! An access token (Kakao, Facebook, Naver SDKs) is accepted only when the provider itself names
 //! our app as the one it was issued to ([`crate::provider::token_attribution`]).
 //!
-//! Server auth codes are not accepted yet: every provider answers them
-//! `unsupported_grant_type` (README, "Native sign-in").
+//! A server auth code (Apple's `authorizationCode`, Google's `serverAuthCode`) is recorded as
+//! used before the provider sees it, then exchanged as the app's client
+//! ([`ProviderConfig::code_client`](crate::config::ProviderConfig::code_client)) without a
+//! redirect URI; the session remembers that client, so its refreshes and revocation name it
+//! again.
+
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -21,18 +26,23 @@ use crate::deps::Deps;
 use crate::edge::{ApiError, Request, body_bytes, header_str};
 use crate::provider::Provider;
 use crate::provider::ProviderError;
+use crate::provider::discovery::Metadata;
 use crate::provider::id_token::{self, Expected, IdTokenError};
-use crate::provider::outcome::DEFAULT_EXPIRES_IN;
-use crate::provider::outcome::Identity;
+use crate::provider::outcome::{self, DEFAULT_EXPIRES_IN, Identity};
 use crate::provider::token_attribution::{self, AttributionError};
-use crate::provider::userinfo;
-use crate::secret::{AccessToken, IdToken, Nonce, RefreshToken, SessionId};
+use crate::provider::{token, userinfo};
+use crate::secret::{AccessToken, AuthCode, IdToken, Nonce, RefreshToken, SessionId};
 use crate::store::keys::{session_key, used_key};
 use crate::store::{Session, TokenSet};
 use crate::telemetry::Chain;
 
 /// Longest nonce accepted (SDKs send 32–64 characters, or a 64-character hash).
 const MAX_NONCE: usize = 512;
+/// Longest server auth code accepted, as at the callback.
+const MAX_CODE: usize = 4096;
+/// How long a used server auth code is remembered: longer than any provider lets one live
+/// (Apple: five minutes; Google: minutes).
+const CODE_REPLAY_WINDOW: u64 = 3600;
 
 /// The credential an app presents: exactly one kind.
 pub enum Credential {
@@ -44,7 +54,7 @@ pub enum Credential {
         nonce: Nonce,
     },
     /// A server auth code (Apple's `authorizationCode`, Google's `serverAuthCode`).
-    AuthorizationCode,
+    AuthorizationCode(AuthCode),
     /// A provider access token (Kakao, Naver, Facebook SDKs), with the refresh token the SDK
     /// got alongside, when it hands one over.
     AccessToken {
@@ -59,7 +69,7 @@ impl std::fmt::Debug for Credential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Self::IdToken { .. } => "Credential::IdToken([redacted])",
-            Self::AuthorizationCode => "Credential::AuthorizationCode([redacted])",
+            Self::AuthorizationCode(_) => "Credential::AuthorizationCode([redacted])",
             Self::AccessToken { .. } => "Credential::AccessToken([redacted])",
         })
     }
@@ -90,7 +100,6 @@ impl Credential {
         let body = body_bytes(req).ok_or(ApiError::InvalidRequest)?;
         let raw: RawCredential =
             serde_json::from_slice(body).map_err(|_| ApiError::InvalidRequest)?;
-        let filled = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
         let present = |v: &Option<String>| v.is_some();
         let kinds = [&raw.id_token, &raw.authorization_code, &raw.access_token]
             .into_iter()
@@ -114,8 +123,12 @@ impl Credential {
         if present(&raw.nonce) {
             return Err(ApiError::InvalidRequest);
         }
-        if filled(&raw.authorization_code) && !present(&raw.refresh_token) {
-            return Ok(Self::AuthorizationCode);
+        if let Some(code) = raw
+            .authorization_code
+            .filter(|c| !c.is_empty() && c.len() <= MAX_CODE)
+            && !present(&raw.refresh_token)
+        {
+            return Ok(Self::AuthorizationCode(AuthCode::new(code)));
         }
         if let Some(token) = raw.access_token.filter(|t| !t.is_empty())
             && raw.refresh_token.as_deref() != Some("")
@@ -144,11 +157,98 @@ pub async fn sign_in(
         Credential::AccessToken { token, refresh } => {
             from_access_token(deps, settings, provider, token, refresh).await
         }
-        Credential::AuthorizationCode => {
-            tracing::info!("native server auth codes are not accepted yet");
-            Err(ApiError::UnsupportedGrantType)
-        }
+        Credential::AuthorizationCode(code) => from_code(deps, settings, provider, &code).await,
     }
+}
+
+/// A server auth code, exchanged once as the app's client for tokens that refresh like a
+/// callback's.
+async fn from_code(
+    deps: Deps<'_>,
+    settings: &Settings,
+    provider: &Provider,
+    code: &AuthCode,
+) -> Result<Redeemed, ApiError> {
+    let config = &provider.config;
+    if !config.quirks.native_code_exchange {
+        return Err(ApiError::UnsupportedGrantType);
+    }
+    let metadata = metadata(deps, provider).await?;
+    // Recorded before the provider sees it, so two posts of one code (even concurrent ones)
+    // cannot both be exchanged, whatever the provider does with a second redemption.
+    let now = deps.now();
+    let once = used_key("native_code", config.id.as_str(), code.expose());
+    if !super::first_use(deps, &once, now.saturating_add(CODE_REPLAY_WINDOW)).await? {
+        tracing::warn!("native server auth code replayed");
+        return Err(ApiError::InvalidGrant);
+    }
+    let client = config.code_client();
+    let exchanged = token::exchange_native_code(deps.http, config, client, &metadata, code).await;
+    let response = match exchanged {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::warn!(error = %Chain(&e), "native server auth code exchange failed");
+            let refused = native_refusal(&e);
+            if refused == ApiError::ProviderUnavailable {
+                // Nothing was granted: the app may post the code again.
+                if let Err(e) = deps.store.unmark_used(&once).await {
+                    tracing::warn!(error = %Chain(&e), "could not withdraw the code's record");
+                }
+            }
+            return Err(refused);
+        }
+    };
+    let expires_at = now + settings.session_ttl;
+    let (tokens, id_token) = outcome::token_set(response, None, now, expires_at);
+    let Some(id_token) = id_token else {
+        tracing::warn!("no id_token in the native code's token response");
+        return Err(ApiError::InvalidGrant);
+    };
+    let expected = Expected {
+        issuers: &config.accepted_issuers,
+        client_id: &config.client_id,
+        apps: &config.native.client_ids,
+        nonce: None,
+        nonce_may_be_hashed: false,
+        now,
+    };
+    let claims = id_token::verify(&id_token, &expected, &metadata, &provider.jwks, deps.http)
+        .await
+        .map_err(|e| native_refusal(&ProviderError::IdToken(e)))?;
+    let identity = Identity::from_claims(claims, config.quirks.id_token_email_verified)
+        .map_err(|_| ApiError::InvalidGrant)?;
+    let issued_to = (client.id != config.client_id).then(|| client.id.to_owned());
+    start_session(deps, settings, provider, identity, tokens, issued_to).await
+}
+
+/// How a failed exchange or id_token check answers the app: the provider's refusal (a used,
+/// expired or foreign code, a bad client) is `invalid_grant`; an outage or an answer outside
+/// the protocol is `provider_unavailable`.
+fn native_refusal(e: &ProviderError) -> ApiError {
+    match e {
+        ProviderError::Rejected { .. } => ApiError::InvalidGrant,
+        ProviderError::IdToken(IdTokenError::Jwks(_)) => provider_unavailable(),
+        ProviderError::IdToken(_) => ApiError::InvalidGrant,
+        ProviderError::Unreachable(_)
+        | ProviderError::Unavailable(_)
+        | ProviderError::Invalid(_)
+        | ProviderError::TooLarge(_) => provider_unavailable(),
+    }
+}
+
+/// The provider's metadata (discovered or configured); `provider_unavailable` when it cannot
+/// be had.
+async fn metadata(deps: Deps<'_>, provider: &Provider) -> Result<Arc<Metadata>, ApiError> {
+    provider.metadata(deps).await.map_err(|e| {
+        tracing::warn!(error = %Chain(&e), "provider metadata unavailable");
+        provider_unavailable()
+    })
+}
+
+/// `provider_unavailable`, counted in the request's event.
+fn provider_unavailable() -> ApiError {
+    crate::events::note(|n| n.provider_unavailable = true);
+    ApiError::ProviderUnavailable
 }
 
 /// An SDK's access token, once the provider names our app as its audience.
@@ -163,15 +263,7 @@ async fn from_access_token(
     let userinfo_endpoint = match &config.endpoints.userinfo {
         Some(url) => Some(url.clone()),
         // Kakao in OpenID mode: the profile host is discovery's.
-        None if config.is_oidc() => provider
-            .metadata(deps)
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %Chain(&e), "provider metadata unavailable");
-                ApiError::ProviderUnavailable
-            })?
-            .userinfo_endpoint
-            .clone(),
+        None if config.is_oidc() => metadata(deps, provider).await?.userinfo_endpoint.clone(),
         None => None,
     };
     let now = deps.now();
@@ -185,10 +277,7 @@ async fn from_access_token(
                     AttributionError::OtherApp | AttributionError::Invalid(_) => {
                         ApiError::InvalidGrant
                     }
-                    AttributionError::Unavailable(_) => {
-                        crate::events::note(|n| n.provider_unavailable = true);
-                        ApiError::ProviderUnavailable
-                    }
+                    AttributionError::Unavailable(_) => provider_unavailable(),
                 }
             })?;
     let identity = if config.userinfo.is_some() {
@@ -198,8 +287,7 @@ async fn from_access_token(
                 tracing::warn!(error = %Chain(&e), "profile call for a native access token failed");
                 match e {
                     ProviderError::Unreachable(_) | ProviderError::Unavailable(_) => {
-                        crate::events::note(|n| n.provider_unavailable = true);
-                        ApiError::ProviderUnavailable
+                        provider_unavailable()
                     }
                     _ => ApiError::InvalidGrant,
                 }
@@ -234,7 +322,7 @@ async fn from_access_token(
         scope: None,
         refreshed_at: 0,
     };
-    start_session(deps, settings, provider, identity, tokens).await
+    start_session(deps, settings, provider, identity, tokens, None).await
 }
 
 /// An SDK's id_token, verified as issued to one of our clients, with the app's nonce, once.
@@ -249,10 +337,7 @@ async fn from_id_token(
     if !config.is_oidc() {
         return Err(ApiError::UnsupportedGrantType);
     }
-    let metadata = provider.metadata(deps).await.map_err(|e| {
-        tracing::warn!(error = %Chain(&e), "provider metadata unavailable");
-        ApiError::ProviderUnavailable
-    })?;
+    let metadata = metadata(deps, provider).await?;
     let now = deps.now();
     let expected = Expected {
         issuers: &config.accepted_issuers,
@@ -267,8 +352,7 @@ async fn from_id_token(
             Ok(claims) => claims,
             Err(IdTokenError::Jwks(e)) => {
                 tracing::warn!(error = %e, "signing keys unavailable");
-                crate::events::note(|n| n.provider_unavailable = true);
-                return Err(ApiError::ProviderUnavailable);
+                return Err(provider_unavailable());
             }
             Err(e) => {
                 tracing::warn!(error = %Chain(&e), "native id_token refused");
@@ -294,31 +378,44 @@ async fn from_id_token(
     }
     let identity = Identity::from_claims(claims, config.quirks.id_token_email_verified)
         .map_err(|_| ApiError::InvalidGrant)?;
-    start_session(deps, settings, provider, identity, TokenSet::none(now)).await
+    start_session(
+        deps,
+        settings,
+        provider,
+        identity,
+        TokenSet::none(now),
+        None,
+    )
+    .await
 }
 
-/// A new bearer session for `identity` holding `tokens`.
+/// A new bearer session for `identity` holding `tokens` (issued to `client`, when not the web
+/// client).
 async fn start_session(
     deps: Deps<'_>,
     settings: &Settings,
     provider: &Provider,
     identity: Identity,
     tokens: TokenSet,
+    client: Option<String>,
 ) -> Result<Redeemed, ApiError> {
     let now = deps.now();
     let session_token = SessionId::new(deps.token());
-    let session = Session {
+    let mut session = Session {
         key: session_key(session_token.expose()),
         provider: provider.config.id.clone(),
         subject: identity.subject,
         profile: identity.profile,
         sid: identity.sid,
+        client,
         tokens,
         version: 0,
         lease_until: 0,
         created_at: now,
         expires_at: now + settings.session_ttl,
     };
+    // Apple names the user only on their first authorization; a web login may have kept it.
+    super::first_login::fill_name(deps, provider, &mut session, None).await;
     deps.store
         .create_session(&session)
         .await

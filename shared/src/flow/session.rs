@@ -28,10 +28,21 @@ pub async fn logout(
         && let Ok(metadata) = provider.metadata(deps).await
     {
         // Best effort: the session is deleted whatever the provider answers.
-        match logout::end_grant(deps.http, &provider.config, &metadata, &session.tokens).await {
-            Ok(true) => tracing::info!("grant ended at the provider"),
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %crate::telemetry::Chain(&e), "revocation failed"),
+        let config = &provider.config;
+        match config.client_named(session.client.as_deref()) {
+            Some(client) => {
+                match logout::end_grant(deps.http, config, client, &metadata, &session.tokens).await
+                {
+                    Ok(true) => tracing::info!("grant ended at the provider"),
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %crate::telemetry::Chain(&e), "revocation failed");
+                    }
+                }
+            }
+            None => tracing::warn!(
+                "the app the tokens were issued to is no longer configured; not revoked"
+            ),
         }
         end_session_url = metadata.end_session_endpoint.as_ref().map(|u| {
             let mut u = u.clone();

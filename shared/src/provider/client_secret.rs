@@ -55,6 +55,23 @@ impl ClientCredential {
     }
 }
 
+/// One client registered with the provider, as a token-endpoint call authenticates: the web
+/// client (`client_id`), or the app a native server auth code was issued to.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenClient<'a> {
+    /// The client id sent.
+    pub id: &'a str,
+    /// Its secret, configured or minted for this id.
+    pub credential: &'a ClientCredential,
+}
+
+impl TokenClient<'_> {
+    /// The secret to send now.
+    pub fn secret(&self) -> Result<ClientSecret, MintError> {
+        self.credential.current()
+    }
+}
+
 /// An app's signing key and the identifiers a minted secret names.
 pub struct MintingKey {
     team_id: String,

@@ -5,6 +5,7 @@
 use url::Url;
 
 use super::client::{self, Outbound};
+use super::client_secret::TokenClient;
 use super::discovery::Metadata;
 use super::quirks::Logout;
 use super::userinfo::with_proof;
@@ -12,10 +13,12 @@ use super::{ProviderError, token};
 use crate::config::ProviderConfig;
 use crate::store::TokenSet;
 
-/// Ends the grant behind `tokens`. `Ok(false)` when the provider offers no way to.
+/// Ends the grant behind `tokens`, issued to `client`. `Ok(false)` when the provider offers no
+/// way to.
 pub async fn end_grant(
     http: &dyn Outbound,
     provider: &ProviderConfig,
+    client: TokenClient<'_>,
     metadata: &Metadata,
     tokens: &TokenSet,
 ) -> Result<bool, ProviderError> {
@@ -27,11 +30,19 @@ pub async fn end_grant(
                 Some(rt) => (rt.expose(), "refresh_token"),
                 None => (access.expose(), "access_token"),
             };
-            token::revoke(http, provider, endpoint, token, hint).await?;
+            token::revoke(http, provider, client, endpoint, token, hint).await?;
             return Ok(true);
         }
         (Logout::NaverRevoke, Some(endpoint)) => {
-            token::revoke(http, provider, endpoint, access.expose(), "access_token").await?;
+            token::revoke(
+                http,
+                provider,
+                client,
+                endpoint,
+                access.expose(),
+                "access_token",
+            )
+            .await?;
             return Ok(true);
         }
         (Logout::FacebookPermissions, _) => {

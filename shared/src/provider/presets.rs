@@ -118,6 +118,7 @@ const OIDC: Preset = Preset {
         email_fallback: EmailFallback::None,
         name_on_first_login_only: false,
         token_attribution: TokenAttribution::NotAccepted,
+        native_code_exchange: false,
     },
     response_mode: ResponseMode::Query,
     minted_secret: false,
@@ -132,6 +133,7 @@ const GOOGLE: Preset = Preset {
     extra_auth_params: &[("access_type", "offline")],
     quirks: Quirks {
         schemeless_issuer: true,
+        native_code_exchange: true,
         ..OIDC.quirks
     },
     ..OIDC
@@ -309,6 +311,7 @@ const APPLE: Preset = Preset {
     needs_openid_scope: false,
     quirks: Quirks {
         name_on_first_login_only: true,
+        native_code_exchange: true,
         ..OIDC.quirks
     },
     ..OIDC

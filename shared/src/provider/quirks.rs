@@ -99,4 +99,8 @@ pub struct Quirks {
     pub name_on_first_login_only: bool,
     /// How a native access token is traced to the app it was issued to.
     pub token_attribution: TokenAttribution,
+    /// Apple, Google: the native SDK hands the app a server auth code (Apple's
+    /// `authorizationCode`, Google's `serverAuthCode`) that the server exchanges without a
+    /// redirect URI.
+    pub native_code_exchange: bool,
 }

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use url::{Url, form_urlencoded};
 
 use super::client::{self, Fetched, Outbound};
+use super::client_secret::TokenClient;
 use super::discovery::Metadata;
 use super::{OAuthError, ProviderError};
 use crate::config::{ClientAuthMethod, ProviderConfig};
@@ -63,8 +64,8 @@ fn error_code(error: &serde_json::Value) -> Option<String> {
     }
 }
 
-/// Exchanges an authorization code (RFC 6749 §4.1.3 with the PKCE verifier of RFC 7636);
-/// `state` is sent too for providers that want it.
+/// Exchanges an authorization code (RFC 6749 §4.1.3 with the PKCE verifier of RFC 7636) as the
+/// web client; `state` is sent too for providers that want it.
 pub async fn exchange_code(
     http: &dyn Outbound,
     provider: &ProviderConfig,
@@ -84,13 +85,31 @@ pub async fn exchange_code(
     if provider.quirks.state_in_code_exchange {
         fields.push(("state", state));
     }
-    post(http, provider, metadata, &fields).await
+    post(http, provider, provider.web_client(), metadata, &fields).await
 }
 
-/// Uses a refresh token (RFC 6749 §6).
+/// Exchanges a server auth code a mobile SDK handed the app (Apple's `authorizationCode`,
+/// Google's `serverAuthCode`) as `client`: no redirect URI and no PKCE verifier, since the
+/// authorization named none that we know of.
+pub async fn exchange_native_code(
+    http: &dyn Outbound,
+    provider: &ProviderConfig,
+    client: TokenClient<'_>,
+    metadata: &Metadata,
+    code: &AuthCode,
+) -> Result<TokenResponse, ProviderError> {
+    let fields = [
+        ("grant_type", "authorization_code"),
+        ("code", code.expose()),
+    ];
+    post(http, provider, client, metadata, &fields).await
+}
+
+/// Uses a refresh token (RFC 6749 §6) as the client it was issued to.
 pub async fn refresh(
     http: &dyn Outbound,
     provider: &ProviderConfig,
+    client: TokenClient<'_>,
     metadata: &Metadata,
     refresh_token: &RefreshToken,
 ) -> Result<TokenResponse, ProviderError> {
@@ -98,7 +117,7 @@ pub async fn refresh(
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh_token.expose()),
     ];
-    post(http, provider, metadata, &fields).await
+    post(http, provider, client, metadata, &fields).await
 }
 
 /// An `application/x-www-form-urlencoded` body.
@@ -109,55 +128,61 @@ fn form_body(fields: &[(&str, &str)]) -> String {
 }
 
 /// RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic encoding.
-fn basic_credentials(provider: &ProviderConfig, secret: &ClientSecret) -> String {
+fn basic_credentials(client_id: &str, secret: &ClientSecret) -> String {
     let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let pair = format!("{}:{}", enc(&provider.client_id), enc(secret.expose()));
+    let pair = format!("{}:{}", enc(client_id), enc(secret.expose()));
     format!("Basic {}", STANDARD.encode(pair))
 }
 
-/// POSTs a form to one of the provider's endpoints with this client's authentication:
-/// HTTP Basic or the credentials in the body, as configured.
+/// POSTs a form to one of the provider's endpoints authenticated as `client`: HTTP Basic or
+/// the credentials in the body, as configured.
 async fn client_post(
     http: &dyn Outbound,
     provider: &ProviderConfig,
+    client: TokenClient<'_>,
     url: &Url,
     fields: &[(&str, &str)],
 ) -> Result<Fetched, ProviderError> {
-    let secret = client_secret(provider)?;
+    let secret = secret_of(client)?;
     let mut fields = fields.to_vec();
     let mut authorization = false;
     match provider.client_auth {
         ClientAuthMethod::ClientSecretBasic => authorization = true,
         ClientAuthMethod::ClientSecretPost => {
-            fields.push(("client_id", &provider.client_id));
+            fields.push(("client_id", client.id));
             fields.push(("client_secret", secret.expose()));
         }
     }
     let mut request = client::post_form(url, form_body(&fields));
     if authorization {
-        set_basic(&mut request, provider, &secret);
+        set_basic(&mut request, client.id, &secret);
     }
     Ok(http.send(request).await?)
 }
 
-/// The client secret to send now (configured, or minted for Apple).
+/// The web client's secret to send now (configured, or minted for Apple).
 pub fn client_secret(provider: &ProviderConfig) -> Result<ClientSecret, ProviderError> {
-    provider
-        .client_secret
-        .current()
+    secret_of(provider.web_client())
+}
+
+fn secret_of(client: TokenClient<'_>) -> Result<ClientSecret, ProviderError> {
+    client
+        .secret()
         .map_err(|e| ProviderError::Invalid(crate::telemetry::Chain(&e).to_string()))
 }
 
-/// Revokes `token` (of the kind `hint` names) at an RFC 7009 endpoint.
+/// Revokes `token` (of the kind `hint` names) at an RFC 7009 endpoint, as the client it was
+/// issued to.
 pub async fn revoke(
     http: &dyn Outbound,
     provider: &ProviderConfig,
+    client: TokenClient<'_>,
     endpoint: &Url,
     token: &str,
     hint: &str,
 ) -> Result<(), ProviderError> {
     let fields = [("token", token), ("token_type_hint", hint)];
-    let fetched = client_post(http, provider, endpoint, &fields).await?;
+    let fetched = client_post(http, provider, client, endpoint, &fields).await?;
     if fetched.status.is_success() {
         Ok(())
     } else {
@@ -179,24 +204,20 @@ pub async fn long_lived(
         ("grant_type", "fb_exchange_token"),
         ("fb_exchange_token", access_token.expose()),
     ];
-    post(http, provider, metadata, &fields).await
+    post(http, provider, provider.web_client(), metadata, &fields).await
 }
 
-/// Adds HTTP Basic client authentication (RFC 6749 §2.3.1).
+/// Adds the web client's HTTP Basic authentication (RFC 6749 §2.3.1).
 pub fn basic_auth(
     request: &mut client::OutboundRequest,
     provider: &ProviderConfig,
 ) -> Result<(), ProviderError> {
-    set_basic(request, provider, &client_secret(provider)?);
+    set_basic(request, &provider.client_id, &client_secret(provider)?);
     Ok(())
 }
 
-fn set_basic(
-    request: &mut client::OutboundRequest,
-    provider: &ProviderConfig,
-    secret: &ClientSecret,
-) {
-    if let Ok(mut value) = http::HeaderValue::from_str(&basic_credentials(provider, secret)) {
+fn set_basic(request: &mut client::OutboundRequest, client_id: &str, secret: &ClientSecret) {
+    if let Ok(mut value) = http::HeaderValue::from_str(&basic_credentials(client_id, secret)) {
         value.set_sensitive(true);
         request
             .headers_mut()
@@ -207,10 +228,11 @@ fn set_basic(
 async fn post(
     http: &dyn Outbound,
     provider: &ProviderConfig,
+    client: TokenClient<'_>,
     metadata: &Metadata,
     fields: &[(&str, &str)],
 ) -> Result<TokenResponse, ProviderError> {
-    let fetched = client_post(http, provider, &metadata.token_endpoint, fields).await?;
+    let fetched = client_post(http, provider, client, &metadata.token_endpoint, fields).await?;
     read_token_response(&fetched)
 }
 
@@ -277,32 +299,11 @@ pub fn read_token_response(fetched: &Fetched) -> Result<TokenResponse, ProviderE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ProviderKind;
     use crate::secret::ClientSecret;
-    use crate::types::ProviderId;
 
     #[test]
     fn basic_credentials_are_form_encoded_first() {
-        let p = ProviderConfig {
-            id: ProviderId::parse("p").unwrap(),
-            kind: ProviderKind::Oidc {
-                issuer: "https://i".into(),
-            },
-            client_id: "id:1".into(),
-            client_secret: crate::provider::client_secret::ClientCredential::Secret(
-                ClientSecret::new("s e/cret"),
-            ),
-            response_mode: crate::provider::presets::ResponseMode::Query,
-            scopes: vec!["openid".into()],
-            client_auth: ClientAuthMethod::ClientSecretBasic,
-            extra_auth_params: vec![],
-            endpoints: crate::config::Endpoints::default(),
-            userinfo: None,
-            accepted_issuers: vec!["https://i".into()],
-            quirks: crate::provider::quirks::Quirks::default(),
-            native: Default::default(),
-        };
-        let header = basic_credentials(&p, &ClientSecret::new("s e/cret"));
+        let header = basic_credentials("id:1", &ClientSecret::new("s e/cret"));
         let decoded = STANDARD
             .decode(header.trim_start_matches("Basic "))
             .unwrap();

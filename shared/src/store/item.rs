@@ -106,6 +106,9 @@ struct Identity {
     /// The provider's session id; absent in rows written before it was kept.
     #[serde(default)]
     sid: Option<String>,
+    /// The client the tokens were issued to, when not the web client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client: Option<String>,
     /// The row's plain-text owner index, repeated so an edited one is detected.
     #[serde(default)]
     ix: Option<String>,
@@ -303,6 +306,7 @@ impl Codec {
             subject: s.subject.clone(),
             profile: s.profile.clone(),
             sid: s.sid.clone(),
+            client: s.client.clone(),
             ix,
             created_at: s.created_at,
             expires_at: s.expires_at,
@@ -438,6 +442,7 @@ impl Codec {
             subject: identity.subject,
             profile: identity.profile,
             sid: identity.sid,
+            client: identity.client,
             tokens: Self::token_set(tokens),
             version,
             lease_until: get_n(item, attr::LEASE_UNTIL).unwrap_or(0),
@@ -481,6 +486,7 @@ impl Codec {
                 subject: s.identity.subject,
                 profile: s.identity.profile,
                 sid: s.identity.sid,
+                client: s.identity.client,
                 tokens: Self::token_set(s.tokens),
                 version: 0,
                 lease_until: 0,

@@ -131,6 +131,10 @@ pub struct Session {
     /// The provider's session id (the id_token's `sid`), by which a back-channel logout names
     /// the sessions it ends.
     pub sid: Option<String>,
+    /// The client id the provider tokens were issued to when it is not the provider's
+    /// `client_id`: the app of a native server auth code, which refreshes and revocations
+    /// must name again.
+    pub client: Option<String>,
     /// Provider tokens.
     pub tokens: TokenSet,
     /// Incremented on every token replacement; guards concurrent writers.

@@ -118,6 +118,7 @@ fn session(key: &str, subject: &str) -> Session {
         subject: subject.to_owned(),
         profile: Profile::default(),
         sid: None,
+        client: None,
         tokens: TokenSet {
             access_token: AccessToken::new(format!("access-{subject}")),
             access_expires_at: NOW + 600,

@@ -73,6 +73,7 @@ fn session(key: &str, tag: &str) -> Session {
             picture: None,
         },
         sid: Some(format!("sid-{tag}")),
+        client: None,
         tokens: tokens(tag),
         version: 0,
         lease_until: 0,
@@ -155,6 +156,7 @@ fn session_of(key: &str, subject: &str, sid: Option<&str>) -> Session {
     Session {
         subject: subject.to_owned(),
         sid: sid.map(str::to_owned),
+        client: None,
         ..session(key, key)
     }
 }

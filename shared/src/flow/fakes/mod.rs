@@ -301,6 +301,7 @@ impl Harness {
             subject: subject.to_owned(),
             profile: Profile::default(),
             sid: None,
+            client: None,
             tokens: TokenSet {
                 access_token: AccessToken::new("at-made-up"),
                 access_expires_at: now + 3600,

@@ -103,12 +103,13 @@ impl Holder<'_> {
             return Err(Failure::RetryLater);
         }
         let provider = &self.session.provider;
-        let grant = token::refresh(
-            self.deps.http,
-            &self.provider.config,
-            self.metadata,
-            refresh_token,
-        );
+        let config = &self.provider.config;
+        // The tokens of a native server auth code belong to the app's client id.
+        let Some(client) = config.client_named(self.session.client.as_deref()) else {
+            tracing::warn!(%provider, "the app the tokens were issued to is no longer configured");
+            return Err(Failure::Reauthenticate);
+        };
+        let grant = token::refresh(self.deps.http, config, client, self.metadata, refresh_token);
         match call.within(grant).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => {
@@ -136,10 +137,16 @@ impl Holder<'_> {
         let Some(id_token) = id_token.filter(|_| config.is_oidc()) else {
             return Verdict::Same;
         };
+        // A native server auth code's tokens were issued to the app (Apple: `aud` is its
+        // bundle id; Google: `azp` is the Android or iOS client).
+        let apps: &[String] = match self.session.client {
+            Some(_) => &config.native.client_ids,
+            None => &[],
+        };
         let expected = Expected {
             issuers: &config.accepted_issuers,
             client_id: &config.client_id,
-            apps: &[],
+            apps,
             nonce: None,
             now,
             nonce_may_be_hashed: false,
