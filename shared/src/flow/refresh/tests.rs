@@ -233,3 +233,20 @@ async fn a_refused_token_already_replaced_by_another_caller_is_not_refreshed_aga
     assert_eq!(issued.access_token.expose(), stored.expose());
     assert_eq!(grants(&h), 0);
 }
+
+#[tokio::test]
+async fn tokens_of_an_app_no_longer_configured_are_not_refreshed_and_the_session_ends() {
+    let h = Harness::new();
+    let key = h.sign_in_stale("user-1").await;
+    let mut session = h.session(&key).await.unwrap();
+    // A native code's session whose app was since removed from `native_client_ids`.
+    session.client = Some("com.example.removed".into());
+    h.store.delete_session(&key).await.unwrap();
+    h.store.create_session(&session).await.unwrap();
+
+    let result = refresh(&h, &key, false).await;
+
+    assert_eq!(result.unwrap_err(), ApiError::ReauthRequired);
+    assert_eq!(grants(&h), 0, "never sent as another client");
+    assert!(h.session(&key).await.is_none(), "the session is deleted");
+}
