@@ -4,6 +4,7 @@
 mod apple;
 mod facebook;
 mod github;
+mod google;
 
 use integration_tests::fixtures::{FixtureBehavior, FixtureKind, FixtureServer, UserinfoFailure};
 use integration_tests::{query_param, sha256_b64url};
