@@ -39,6 +39,11 @@ async fn invoke(function: &str, event: &str, issuer: &str) -> (Value, String) {
 
 /// Runs `function` with `event` and returns the API Gateway v2 response object.
 async fn invoke_event(function: &str, event: Value, issuer: &str) -> (Value, String) {
+    invoke_configured(function, event, &config(issuer)).await
+}
+
+/// Runs `function` with `event` under the configuration `cfg`.
+async fn invoke_configured(function: &str, event: Value, cfg: &str) -> (Value, String) {
     let binary = tokio::task::spawn_blocking({
         let f = function.to_owned();
         move || function_binary(&f)
@@ -46,10 +51,9 @@ async fn invoke_event(function: &str, event: Value, issuer: &str) -> (Value, Str
     .await
     .expect("build finished");
     let mut api = RuntimeApi::start().await.expect("runtime API starts");
-    let cfg = config(issuer);
     api.spawn_function(
         &binary,
-        &[("AUTH_CONFIG", &cfg), ("DEV_SECRET", "lambda-test-secret")],
+        &[("AUTH_CONFIG", cfg), ("DEV_SECRET", "lambda-test-secret")],
     )
     .expect("function starts");
     let outcome = api.invoke(event).await;
@@ -182,6 +186,122 @@ async fn session_binary_refuses_a_logout_token_its_provider_did_not_sign() {
         "the token must not be logged"
     );
     server.abort();
+}
+
+/// The native sample event, for provider `provider` with the JSON `body`.
+fn native_event(provider: &str, body: &Value) -> Value {
+    let mut event = sample_event("native-unsupported-kind.json");
+    let path = format!("/auth/{provider}/native");
+    event["rawPath"] = path.clone().into();
+    event["requestContext"]["http"]["path"] = path.into();
+    event["pathParameters"]["provider"] = provider.into();
+    event["body"] = body.to_string().into();
+    event
+}
+
+fn session_token(resp: &Value) -> String {
+    assert_eq!(resp["statusCode"], 200, "{resp}");
+    assert!(
+        header(resp, "set-cookie").is_none(),
+        "never a cookie: {resp}"
+    );
+    let body: Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    body["session_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_binary_answers_the_native_sample_event() {
+    let (provider, server) = provider().await;
+    let (resp, logs) = invoke(
+        "session",
+        "native-unsupported-kind.json",
+        &provider.issuer(),
+    )
+    .await;
+    assert_eq!(resp["statusCode"], 400, "{resp}");
+    assert_eq!(error_code(&resp), "unsupported_grant_type");
+    assert!(!logs.contains("sample-sdk-access-token"), "{logs}");
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_binary_trades_our_apps_id_token_and_refuses_another_apps() {
+    let (provider, server) = provider().await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token_for = |aud: &str| {
+        let claims = serde_json::json!({
+            "iss": provider.issuer(), "sub": "alice", "aud": aud, "iat": now,
+            "exp": now + 600, "nonce": "lambda-nonce", "jti": format!("jti-{aud}"),
+        });
+        provider.sign("JWT", claims.as_object().unwrap())
+    };
+    let ours = native_event(
+        "dev",
+        &serde_json::json!({ "id_token": token_for("lambda-test"), "nonce": "lambda-nonce" }),
+    );
+    let theirs = native_event(
+        "dev",
+        &serde_json::json!({ "id_token": token_for("another-app"), "nonce": "lambda-nonce" }),
+    );
+
+    let (accepted, logs) = invoke_event("session", ours, &provider.issuer()).await;
+    let (refused, _) = invoke_event("session", theirs, &provider.issuer()).await;
+
+    let session = session_token(&accepted);
+    assert!(!logs.contains(&session), "the session token was logged");
+    assert_eq!(refused["statusCode"], 400, "{refused}");
+    assert_eq!(error_code(&refused), "invalid_grant");
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_binary_trades_our_apps_apple_code_and_refuses_another_apps() {
+    use integration_tests::fixtures::{AppleAppKey, AppleFixture, AppleSetup};
+    let key = AppleAppKey::generate();
+    let fx = AppleFixture::spawn(AppleSetup {
+        client_id: "com.example.web".into(),
+        team_id: "ABCDE12345".into(),
+        key_id: "KEY1234567".into(),
+        public_key: key.public_key.clone(),
+    })
+    .await;
+    fx.add_native_app("com.example.ios");
+    let cfg = format!(
+        "public_base_url = \"https://auth.example.com\"\n\
+         allowed_origins = [\"https://app.example.com\"]\n\n\
+         [providers.apple]\npreset = \"apple\"\nclient_id = \"com.example.web\"\n\
+         native_client_ids = [\"com.example.ios\"]\nteam_id = \"ABCDE12345\"\n\
+         key_id = \"KEY1234567\"\nissuer = \"{}\"\nprivate_key = \"\"\"\n{}\"\"\"\n",
+        fx.issuer(),
+        key.private_key_pem
+    );
+    let code_of = |app: &str| {
+        let code = fx.sdk_authorization_code(app, None);
+        native_event("apple", &serde_json::json!({ "authorization_code": code }))
+    };
+    let ours = code_of("com.example.ios");
+    let theirs = code_of("com.attacker.app");
+
+    let (accepted, logs) = invoke_configured("session", ours, &cfg).await;
+    let (refused, _) = invoke_configured("session", theirs, &cfg).await;
+
+    session_token(&accepted);
+    let exchanges = fx.stats().grant("authorization_code");
+    assert_eq!(exchanges.count, 2);
+    assert_eq!(
+        exchanges.form("client_id").as_deref(),
+        Some("com.example.ios")
+    );
+    assert!(
+        !logs.contains(&fx.stats().issued_refresh_tokens[0]),
+        "a provider token was logged"
+    );
+    assert_eq!(refused["statusCode"], 400, "{refused}");
+    assert_eq!(error_code(&refused), "invalid_grant");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -17,16 +17,27 @@ struct Local {
 }
 
 impl Local {
+    /// The runner with its development configuration (and its built-in provider).
     async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// The runner with the configuration file `config`, when given.
+    async fn start_with(config: Option<&std::path::Path>) -> Self {
         let port = integration_tests::unused_port();
         let addr = format!("127.0.0.1:{port}");
         let dir = std::env::temp_dir();
         let tag = shared::crypto::random_token(6);
         let stdout = dir.join(format!("local-{tag}.out"));
         let stderr = dir.join(format!("local-{tag}.err"));
-        let child = tokio::process::Command::new(function_binary("local"))
+        let mut command = tokio::process::Command::new(function_binary("local"));
+        command
             .args(["--listen", &addr])
-            .env_remove("AUTH_CONFIG_FILE")
+            .env_remove("AUTH_CONFIG_FILE");
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::from(std::fs::File::create(&stdout).unwrap()))
             .stderr(Stdio::from(std::fs::File::create(&stderr).unwrap()))
@@ -270,4 +281,78 @@ async fn a_login_refresh_and_logout_through_the_local_runner_print_their_securit
         !events_text.join("\n").contains("zoe"),
         "the subject was printed"
     );
+}
+
+#[tokio::test]
+async fn the_local_runner_trades_our_apps_apple_code_for_a_session_that_refreshes() {
+    use integration_tests::fixtures::{AppleAppKey, AppleFixture, AppleSetup};
+    let key = AppleAppKey::generate();
+    let fx = AppleFixture::spawn(AppleSetup {
+        client_id: "com.example.web".into(),
+        team_id: "ABCDE12345".into(),
+        key_id: "KEY1234567".into(),
+        public_key: key.public_key.clone(),
+    })
+    .await;
+    fx.add_native_app("com.example.ios");
+    let config = std::env::temp_dir().join(format!(
+        "local-native-{}.toml",
+        shared::crypto::random_token(6)
+    ));
+    std::fs::write(
+        &config,
+        format!(
+            "public_base_url = \"https://auth.example.com\"\n\
+             allowed_origins = [\"https://app.example.com\"]\n\n\
+             [providers.apple]\npreset = \"apple\"\nclient_id = \"com.example.web\"\n\
+             native_client_ids = [\"com.example.ios\"]\nteam_id = \"ABCDE12345\"\n\
+             key_id = \"KEY1234567\"\nissuer = \"{}\"\nprivate_key = \"\"\"\n{}\"\"\"\n",
+            fx.issuer(),
+            key.private_key_pem
+        ),
+    )
+    .unwrap();
+    let local = Local::start_with(Some(&config)).await;
+    let base = format!("http://{}", local.addr);
+    let http = reqwest::Client::new();
+    let native = |code: String| {
+        http.post(format!("{base}/auth/apple/native"))
+            .header("content-type", "application/json")
+            .body(serde_json::json!({ "authorization_code": code }).to_string())
+            .send()
+    };
+
+    let ours = native(fx.sdk_authorization_code("com.example.ios", None))
+        .await
+        .unwrap();
+    let theirs = native(fx.sdk_authorization_code("com.attacker.app", None))
+        .await
+        .unwrap();
+
+    assert_eq!(ours.status(), 200);
+    let body: serde_json::Value = serde_json::from_str(&ours.text().await.unwrap()).unwrap();
+    let session = body["session_token"].as_str().unwrap().to_owned();
+    assert_eq!(theirs.status(), 400);
+    let refused: serde_json::Value = serde_json::from_str(&theirs.text().await.unwrap()).unwrap();
+    assert_eq!(refused["error"], "invalid_grant");
+    let refreshed = http
+        .post(format!("{base}/auth/refresh"))
+        .bearer_auth(&session)
+        .header("content-type", "application/json")
+        .body(serde_json::json!({ "force": true }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), 200);
+    let refresh = fx.stats().grant("refresh_token");
+    assert_eq!(refresh.count, 1, "refreshed at Apple");
+    assert_eq!(
+        refresh.form("client_id").as_deref(),
+        Some("com.example.ios")
+    );
+    let (stdout, _) = local.stop().await;
+    let _ = std::fs::remove_file(&config);
+    assert!(stdout.contains("\"native_signed_in\""), "{stdout}");
+    assert!(stdout.contains("\"native_refused\""), "{stdout}");
+    assert!(!stdout.contains(&session), "the session token was printed");
 }

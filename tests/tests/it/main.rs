@@ -44,6 +44,7 @@ mod login;
 mod logs;
 mod mobile;
 mod native;
+mod native_code;
 mod native_sdk;
 mod openapi;
 mod providers;

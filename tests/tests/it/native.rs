@@ -327,7 +327,57 @@ async fn malformed_requests_and_kinds_not_accepted_are_refused(backend: BackendK
     session_token(&native(&h, &token, NONCE).await);
 }
 
+/// Kakao with `openid`: the Kakao SDK's `token.idToken` (its `aud` is the app key, Kakao's
+/// `client_id`), against the dev provider standing in for `kauth.kakao.com`.
+async fn kakao_sdk_id_token_becomes_a_session_and_another_apps_is_refused(backend: BackendKind) {
+    let h = Harness::builder()
+        .backend(backend)
+        .provider(
+            "kakao",
+            "preset = \"kakao\"\nscopes = [\"openid\"]\napp_id = \"1234567\"\n",
+        )
+        .spawn()
+        .await;
+    let mut ours = claims(&h, json!(client_id("kakao")), NONCE);
+    ours.remove("email_verified");
+    let token = signed(&h, &ours);
+    let reply = post(
+        &h,
+        "/auth/kakao/native",
+        json!({"id_token": token, "nonce": NONCE}),
+    )
+    .await;
+    let session = session_token(&reply);
+    let who = with_bearer(&h, Method::GET, "/auth/session", &session).await;
+    assert_eq!(who.json()["provider"], "kakao");
+    assert_eq!(who.json()["subject"], "alice");
+    assert_eq!(
+        who.json()["profile"]["email"],
+        "alice@example.com",
+        "Kakao documents its id_token e-mail as verified"
+    );
+
+    let theirs = signed(&h, &claims(&h, json!("another-kakao-app-key"), NONCE));
+    post(
+        &h,
+        "/auth/kakao/native",
+        json!({"id_token": theirs, "nonce": NONCE}),
+    )
+    .await
+    .assert_error(400, "invalid_grant");
+    let wrong_nonce = signed(&h, &claims(&h, json!(client_id("kakao")), "other-nonce"));
+    post(
+        &h,
+        "/auth/kakao/native",
+        json!({"id_token": wrong_nonce, "nonce": NONCE}),
+    )
+    .await
+    .assert_error(400, "invalid_grant");
+    assert_eq!(h.store.session_count().await, 1);
+}
+
 on_both_stores!(
+    kakao_sdk_id_token_becomes_a_session_and_another_apps_is_refused,
     an_app_id_token_becomes_a_bearer_session_without_a_provider_token,
     every_one_of_our_audiences_and_each_nonce_form_is_accepted,
     another_apps_old_forged_or_replayed_id_token_is_refused,

@@ -137,16 +137,12 @@ impl Holder<'_> {
         let Some(id_token) = id_token.filter(|_| config.is_oidc()) else {
             return Verdict::Same;
         };
-        // A native server auth code's tokens were issued to the app (Apple: `aud` is its
-        // bundle id; Google: `azp` is the Android or iOS client).
-        let apps: &[String] = match self.session.client {
-            Some(_) => &config.native.client_ids,
-            None => &[],
-        };
+        // A native sign-in's tokens name the app (Apple: `aud` is its bundle id; Google: `azp`
+        // is the Android or iOS client), as the native route accepted them.
         let expected = Expected {
             issuers: &config.accepted_issuers,
             client_id: &config.client_id,
-            apps,
+            apps: &config.native.client_ids,
             nonce: None,
             now,
             nonce_may_be_hashed: false,
