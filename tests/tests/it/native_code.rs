@@ -1,10 +1,12 @@
-//! `POST /auth/{provider}/native` with a server auth code: Sign in with Apple's
+//! `POST /auth/{provider}/native` against the Apple and Google fixtures: the SDKs' id_tokens
+//! (Apple's `identityToken` with its hashed nonce, Credential Manager's with the Android app
+//! as `azp`), and server auth codes: Sign in with Apple's
 //! `authorizationCode` (exchanged as the app's bundle id, with a client secret minted for it)
 //! and Google's `serverAuthCode` (exchanged as the web client the app named), both without a
 //! redirect URI. The session holds the provider's tokens, refreshes and revokes as the client
 //! the code was issued to; another app's, a used, an expired or a made-up code is
-//! `invalid_grant`, a replay never reaches the provider, and an outage can be retried. Against
-//! the Apple and Google fixtures, on both stores.
+//! `invalid_grant`, a replay never reaches the provider, and an outage can be retried. On both
+//! stores.
 
 use http::{Method, StatusCode};
 use integration_tests::fixtures::{
@@ -286,6 +288,46 @@ async fn an_apple_outage_is_retryable_with_the_same_code(backend: BackendKind) {
     session_token(&post_code(&rig.h, "apple", &code).await);
 }
 
+/// The `identityToken` of Sign in with Apple's native sheet: `aud` the bundle id, `nonce` the
+/// SHA-256 hex of the app's raw nonce, e-mail flags as strings.
+async fn an_apple_identity_token_is_accepted_for_our_app_once(backend: BackendKind) {
+    let rig = apple(backend, &[BUNDLE_ID]).await;
+    let raw_nonce = "apple-raw-nonce-0123456789abcdef";
+    let hashed = sha256_hex(raw_nonce);
+    let token = rig.fx.sdk_identity_token(BUNDLE_ID, Some(&hashed));
+    let body = json!({ "id_token": token, "nonce": raw_nonce });
+
+    let session = session_token(&post_native(&rig.h, "apple", &body).await);
+
+    let who = with_bearer(&rig.h, Method::GET, "/auth/session", &session, Body::Empty).await;
+    assert_eq!(who.json()["profile"]["email"], "alice@example.com");
+    with_bearer(&rig.h, Method::POST, "/auth/refresh", &session, Body::Empty)
+        .await
+        .assert_error(409, "no_provider_token");
+    // The same token again, another app's, and one whose nonce is not the hash of ours.
+    let theirs = rig.fx.sdk_identity_token(OTHER_APP, Some(&hashed));
+    let other_nonce = rig
+        .fx
+        .sdk_identity_token(BUNDLE_ID, Some(&sha256_hex("not-ours")));
+    for id_token in [token, theirs, other_nonce] {
+        let body = json!({ "id_token": id_token, "nonce": raw_nonce });
+        post_native(&rig.h, "apple", &body)
+            .await
+            .assert_error(400, "invalid_grant");
+    }
+    assert_eq!(rig.h.store.session_count().await, 1);
+    assert_eq!(
+        rig.fx.stats().token.count,
+        0,
+        "an id_token needs no exchange"
+    );
+}
+
+fn sha256_hex(text: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 // ---- Google ----
 
 struct GoogleRig {
@@ -468,6 +510,7 @@ on_both_stores!(
     an_apple_code_is_accepted_once_and_a_replay_never_reaches_apple,
     another_apps_expired_or_made_up_apple_code_is_refused,
     an_apple_outage_is_retryable_with_the_same_code,
+    an_apple_identity_token_is_accepted_for_our_app_once,
     a_google_server_auth_code_becomes_a_session_that_refreshes_as_the_web_client,
     google_codes_for_another_server_or_sent_as_the_android_client_are_refused,
     a_google_outage_is_retryable_and_a_replay_never_reaches_google,
