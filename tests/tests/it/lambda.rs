@@ -189,7 +189,7 @@ async fn session_binary_refuses_a_logout_token_its_provider_did_not_sign() {
 }
 
 /// The native sample event, for provider `provider` with the JSON `body`.
-fn native_event(provider: &str, body: &Value) -> Value {
+pub(super) fn native_event(provider: &str, body: &Value) -> Value {
     let mut event = sample_event("native-unsupported-kind.json");
     let path = format!("/auth/{provider}/native");
     event["rawPath"] = path.clone().into();

@@ -9,9 +9,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// A running `local` binary with its development configuration.
-struct Local {
+pub(super) struct Local {
     child: tokio::process::Child,
-    addr: String,
+    pub(super) addr: String,
     stdout: std::path::PathBuf,
     stderr: std::path::PathBuf,
 }
@@ -23,7 +23,7 @@ impl Local {
     }
 
     /// The runner with the configuration file `config`, when given.
-    async fn start_with(config: Option<&std::path::Path>) -> Self {
+    pub(super) async fn start_with(config: Option<&std::path::Path>) -> Self {
         let port = integration_tests::unused_port();
         let addr = format!("127.0.0.1:{port}");
         let dir = std::env::temp_dir();
@@ -93,7 +93,7 @@ impl Local {
         set_cookie(&signed_in, "session").expect("session cookie")
     }
 
-    async fn stop(mut self) -> (String, String) {
+    pub(super) async fn stop(mut self) -> (String, String) {
         let _ = self.child.kill().await;
         let out = std::fs::read_to_string(&self.stdout).unwrap_or_default();
         let err = std::fs::read_to_string(&self.stderr).unwrap_or_default();

@@ -45,6 +45,7 @@ mod logs;
 mod mobile;
 mod native;
 mod native_code;
+mod native_presets;
 mod native_sdk;
 mod openapi;
 mod providers;
