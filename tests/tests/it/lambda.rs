@@ -259,52 +259,6 @@ async fn session_binary_trades_our_apps_id_token_and_refuses_another_apps() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn session_binary_trades_our_apps_apple_code_and_refuses_another_apps() {
-    use integration_tests::fixtures::{AppleAppKey, AppleFixture, AppleSetup};
-    let key = AppleAppKey::generate();
-    let fx = AppleFixture::spawn(AppleSetup {
-        client_id: "com.example.web".into(),
-        team_id: "ABCDE12345".into(),
-        key_id: "KEY1234567".into(),
-        public_key: key.public_key.clone(),
-    })
-    .await;
-    fx.add_native_app("com.example.ios");
-    let cfg = format!(
-        "public_base_url = \"https://auth.example.com\"\n\
-         allowed_origins = [\"https://app.example.com\"]\n\n\
-         [providers.apple]\npreset = \"apple\"\nclient_id = \"com.example.web\"\n\
-         native_client_ids = [\"com.example.ios\"]\nteam_id = \"ABCDE12345\"\n\
-         key_id = \"KEY1234567\"\nissuer = \"{}\"\nprivate_key = \"\"\"\n{}\"\"\"\n",
-        fx.issuer(),
-        key.private_key_pem
-    );
-    let code_of = |app: &str| {
-        let code = fx.sdk_authorization_code(app, None);
-        native_event("apple", &serde_json::json!({ "authorization_code": code }))
-    };
-    let ours = code_of("com.example.ios");
-    let theirs = code_of("com.attacker.app");
-
-    let (accepted, logs) = invoke_configured("session", ours, &cfg).await;
-    let (refused, _) = invoke_configured("session", theirs, &cfg).await;
-
-    session_token(&accepted);
-    let exchanges = fx.stats().grant("authorization_code");
-    assert_eq!(exchanges.count, 2);
-    assert_eq!(
-        exchanges.form("client_id").as_deref(),
-        Some("com.example.ios")
-    );
-    assert!(
-        !logs.contains(&fx.stats().issued_refresh_tokens[0]),
-        "a provider token was logged"
-    );
-    assert_eq!(refused["statusCode"], 400, "{refused}");
-    assert_eq!(error_code(&refused), "invalid_grant");
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn a_function_answers_404_for_another_functions_route() {
     let (provider, server) = provider().await;
     let (resp, _) = invoke("refresh", "session-no-session.json", &provider.issuer()).await;

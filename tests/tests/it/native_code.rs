@@ -15,7 +15,9 @@ use integration_tests::fixtures::{
 };
 use integration_tests::{BackendKind, Harness, Reply};
 use lambda_http::Body;
-use serde_json::{Value, json};
+use serde_json::json;
+
+use super::native_sdk::{post_native, session_token, with_bearer};
 
 const SERVICES_ID: &str = "com.example.web";
 const BUNDLE_ID: &str = "com.example.ios";
@@ -29,40 +31,8 @@ const WEB_CLIENT: &str = "1234-web.apps.googleusercontent.com";
 const WEB_SECRET: &str = "GOCSPX-web-secret";
 const ANDROID_CLIENT: &str = "1234-android.apps.googleusercontent.com";
 
-/// `POST /auth/{name}/native` with `body` as JSON.
-async fn post_native(h: &Harness, name: &str, body: &Value) -> Reply {
-    h.browser()
-        .request(
-            Method::POST,
-            &format!("/auth/{name}/native"),
-            &[("content-type", "application/json")],
-            Body::Text(body.to_string()),
-        )
-        .await
-}
-
 async fn post_code(h: &Harness, name: &str, code: &str) -> Reply {
     post_native(h, name, &json!({ "authorization_code": code })).await
-}
-
-async fn with_bearer(h: &Harness, method: Method, path: &str, session: &str, body: Body) -> Reply {
-    let bearer = format!("Bearer {session}");
-    let mut headers = vec![("authorization", bearer.as_str())];
-    if matches!(body, Body::Text(_)) {
-        headers.push(("content-type", "application/json"));
-    }
-    h.browser().request(method, path, &headers, body).await
-}
-
-/// Asserts the reply is our bearer session (and never a cookie); returns the session token.
-#[track_caller]
-fn session_token(reply: &Reply) -> String {
-    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
-    assert!(reply.set_cookies().is_empty(), "never a cookie: {reply:?}");
-    let body = reply.json();
-    assert_eq!(body["token_type"], "Bearer", "{body}");
-    assert!(body["expires_in"].as_u64().unwrap() > 0, "{body}");
-    body["session_token"].as_str().unwrap().to_owned()
 }
 
 /// Asserts `reply` is `status` `code` and no session was stored.

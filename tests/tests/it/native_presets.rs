@@ -267,28 +267,50 @@ async fn every_native_sdk_credential_through_the_local_runner() {
     let local = super::local_runner::Local::start_with(Some(&config)).await;
     let http = reqwest::Client::new();
 
-    for case in presets.cases() {
-        let answer = http
-            .post(format!(
-                "http://{}/auth/{}/native",
-                local.addr, case.provider
-            ))
+    let post = |path: String, body: String, bearer: Option<String>| {
+        let mut request = http
+            .post(format!("http://{}{path}", local.addr))
             .header("content-type", "application/json")
-            .body(case.body.to_string())
-            .send()
-            .await
-            .unwrap();
-        let status = answer.status().as_u16();
-        let body = serde_json::from_str(&answer.text().await.unwrap()).unwrap_or(Value::Null);
+            .body(body);
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        async move {
+            let answer = request.send().await.unwrap();
+            let status = answer.status().as_u16();
+            let text = answer.text().await.unwrap();
+            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        }
+    };
+
+    let mut sessions = Vec::new();
+    for case in presets.cases() {
+        let path = format!("/auth/{}/native", case.provider);
+        let (status, body) = post(path, case.body.to_string(), None).await;
         assert_answer(&case, status, &body);
+        if let Some(session) = body["session_token"].as_str() {
+            sessions.push(session.to_owned());
+        }
     }
+    // The Apple code's session refreshes at Apple as the app it was issued to.
+    let force = json!({ "force": true }).to_string();
+    let (status, _) = post("/auth/refresh".into(), force, Some(sessions[0].clone())).await;
+    assert_eq!(status, 200);
+    let refresh = presets.apple.stats().grant("refresh_token");
+    assert_eq!(refresh.count, 1);
+    assert_eq!(refresh.form("client_id").as_deref(), Some(BUNDLE_ID));
+
     let (stdout, _) = local.stop().await;
     let _ = std::fs::remove_file(&config);
-    let signed_in = stdout
-        .lines()
-        .filter(|l| l.contains("\"native_signed_in\""))
-        .count();
-    assert_eq!(signed_in, 7, "one event per session");
+    let events = |code: &str| stdout.lines().filter(|l| l.contains(code)).count();
+    assert_eq!(events("\"native_signed_in\""), 7, "one event per session");
+    assert_eq!(events("\"native_refused\""), 9, "one event per refusal");
+    for session in &sessions {
+        assert!(
+            !stdout.contains(session.as_str()),
+            "a session token was printed"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -302,7 +324,8 @@ async fn every_native_sdk_credential_through_the_session_lambda_binary() {
     api.spawn_function(&binary, &[("AUTH_CONFIG", &config)])
         .unwrap();
 
-    for case in presets.cases() {
+    let cases = presets.cases();
+    for case in &cases {
         let event = super::lambda::native_event(case.provider, &case.body);
         let Ok(Outcome::Response(resp)) = api.invoke(event).await else {
             panic!("{}: {}: no response", case.provider, case.what);
@@ -311,8 +334,23 @@ async fn every_native_sdk_credential_through_the_session_lambda_binary() {
         let body =
             serde_json::from_str(resp["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
         assert!(resp["headers"].get("set-cookie").is_none(), "{resp}");
-        assert_answer(&case, status, &body);
+        assert_answer(case, status, &body);
     }
     let logs = api.stop().await;
     assert!(!logs.contains(NONCE), "a nonce was logged");
+    // The Apple code went out as the app, with a secret minted for it.
+    let exchange = presets.apple.stats().grant("authorization_code");
+    assert_eq!(exchange.form("client_id").as_deref(), Some(BUNDLE_ID));
+    for case in &cases {
+        let credential = ["authorization_code", "id_token", "access_token"]
+            .iter()
+            .find_map(|kind| case.body[kind].as_str())
+            .unwrap();
+        assert!(
+            !logs.contains(credential),
+            "{}: {} logged",
+            case.provider,
+            case.what
+        );
+    }
 }

@@ -104,7 +104,7 @@ async fn facebook(backend: BackendKind) -> Rig {
 }
 
 /// `POST /auth/{name}/native` with `body` as JSON.
-async fn post_native(h: &Harness, name: &str, body: &Value) -> Reply {
+pub(super) async fn post_native(h: &Harness, name: &str, body: &Value) -> Reply {
     h.browser()
         .request(
             Method::POST,
@@ -130,7 +130,14 @@ async fn post_access(rig: &Rig, access_token: &str) -> Reply {
     post_native(&rig.h, rig.name, &json!({ "access_token": access_token })).await
 }
 
-async fn with_bearer(h: &Harness, method: Method, path: &str, session: &str, body: Body) -> Reply {
+/// `method path` as the app, with its session token as a bearer (and `body` as JSON).
+pub(super) async fn with_bearer(
+    h: &Harness,
+    method: Method,
+    path: &str,
+    session: &str,
+    body: Body,
+) -> Reply {
     let bearer = format!("Bearer {session}");
     let mut headers = vec![("authorization", bearer.as_str())];
     if matches!(body, Body::Text(_)) {
@@ -141,7 +148,7 @@ async fn with_bearer(h: &Harness, method: Method, path: &str, session: &str, bod
 
 /// Asserts the reply is our bearer session (and never a cookie); returns the session token.
 #[track_caller]
-fn session_token(reply: &Reply) -> String {
+pub(super) fn session_token(reply: &Reply) -> String {
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
     assert!(reply.set_cookies().is_empty(), "never a cookie: {reply:?}");
     let body = reply.json();
