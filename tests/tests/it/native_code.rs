@@ -293,6 +293,24 @@ async fn an_apple_identity_token_is_accepted_for_our_app_once(backend: BackendKi
     );
 }
 
+/// Apple names a user only on their first authorization; a native sign-in after a web login
+/// shows the name that login kept.
+async fn an_apple_native_session_shows_the_name_a_web_login_kept(backend: BackendKind) {
+    let rig = apple(backend, &[BUNDLE_ID]).await;
+    let before = rig.fx.sdk_authorization_code(BUNDLE_ID, None);
+    let unnamed = session_token(&post_code(&rig.h, "apple", &before).await);
+    let who = with_bearer(&rig.h, Method::GET, "/auth/session", &unnamed, Body::Empty).await;
+    assert!(who.json()["profile"]["name"].is_null(), "{who:?}");
+
+    rig.fx.forget_authorizations();
+    crate::providers::apple::sign_in(&rig.fx, &mut rig.h.browser()).await;
+    let code = rig.fx.sdk_authorization_code(BUNDLE_ID, None);
+    let named = session_token(&post_code(&rig.h, "apple", &code).await);
+
+    let who = with_bearer(&rig.h, Method::GET, "/auth/session", &named, Body::Empty).await;
+    assert_eq!(who.json()["profile"]["name"], "Alice Example", "{who:?}");
+}
+
 fn sha256_hex(text: &str) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
@@ -481,6 +499,7 @@ on_both_stores!(
     another_apps_expired_or_made_up_apple_code_is_refused,
     an_apple_outage_is_retryable_with_the_same_code,
     an_apple_identity_token_is_accepted_for_our_app_once,
+    an_apple_native_session_shows_the_name_a_web_login_kept,
     a_google_server_auth_code_becomes_a_session_that_refreshes_as_the_web_client,
     google_codes_for_another_server_or_sent_as_the_android_client_are_refused,
     a_google_outage_is_retryable_and_a_replay_never_reaches_google,

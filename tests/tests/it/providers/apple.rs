@@ -40,7 +40,7 @@ async fn rig(backend: BackendKind) -> (Harness, AppleFixture) {
 
 /// Starts a login in `browser`, has the fixture approve it and posts its form back as the
 /// browser would; answers the callback's reply.
-async fn sign_in(fx: &AppleFixture, browser: &mut Browser) -> Reply {
+pub(crate) async fn sign_in(fx: &AppleFixture, browser: &mut Browser) -> Reply {
     sign_in_at(fx, browser, "/auth/apple/login?return_to=%2Fapp").await
 }
 

@@ -4,7 +4,7 @@
 //! logout on both stores, then each provider's quirks. What is expected comes from the
 //! contract and the providers' documentation, never from the presets.
 
-mod apple;
+pub(crate) mod apple;
 mod facebook;
 mod github;
 mod kakao;
