@@ -521,6 +521,29 @@ async fn a_code_with_anything_else_is_an_invalid_request() {
         let reply = post_native(&rig.h, "apple", &body).await;
         assert_refused(&rig.h, &reply, 400, "invalid_request").await;
     }
+    // One key twice (which code would be exchanged?), and a form instead of JSON.
+    for (content_type, body) in [
+        (
+            "application/json",
+            format!(r#"{{"authorization_code": "{code}", "authorization_code": "other"}}"#),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            format!("authorization_code={code}"),
+        ),
+    ] {
+        let reply = rig
+            .h
+            .browser()
+            .request(
+                Method::POST,
+                "/auth/apple/native",
+                &[("content-type", content_type)],
+                Body::Text(body),
+            )
+            .await;
+        assert_refused(&rig.h, &reply, 400, "invalid_request").await;
+    }
     assert_eq!(rig.fx.stats().token.count, 0, "nothing reached Apple");
     // The code was not burnt by the malformed requests.
     session_token(&post_code(&rig.h, "apple", &code).await);
