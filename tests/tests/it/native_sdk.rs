@@ -219,6 +219,26 @@ async fn assert_posted_refresh_token_renews(rig: &Rig) {
     );
 }
 
+/// A token-information outage, then a profile outage: each is 503 `provider_unavailable` and
+/// stores nothing.
+async fn assert_outages_are_provider_unavailable(rig: &Rig) {
+    let token = rig.fx.sdk_access_token(SdkApp::Ours);
+    for failure in [
+        FixtureBehavior {
+            token_info_server_error: Some(503),
+            ..FixtureBehavior::default()
+        },
+        FixtureBehavior {
+            userinfo_failure: Some(UserinfoFailure::ServerError),
+            ..FixtureBehavior::default()
+        },
+    ] {
+        rig.behave(failure);
+        let reply = post_access(rig, &token).await;
+        assert_refused(rig, &reply, 503, "provider_unavailable").await;
+    }
+}
+
 // ---- Kakao ----
 
 async fn kakao_sdk_access_token_becomes_a_working_bearer_session(backend: BackendKind) {
@@ -269,31 +289,7 @@ async fn kakao_unknown_or_expired_access_token_is_refused(backend: BackendKind) 
 }
 
 async fn kakao_outage_is_provider_unavailable(backend: BackendKind) {
-    let rig = kakao(backend).await;
-    let token = rig.fx.sdk_access_token(SdkApp::Ours);
-    rig.behave(FixtureBehavior {
-        token_info_server_error: Some(503),
-        ..FixtureBehavior::default()
-    });
-    assert_refused(
-        &rig,
-        &post_access(&rig, &token).await,
-        503,
-        "provider_unavailable",
-    )
-    .await;
-
-    rig.behave(FixtureBehavior {
-        userinfo_failure: Some(UserinfoFailure::ServerError),
-        ..FixtureBehavior::default()
-    });
-    assert_refused(
-        &rig,
-        &post_access(&rig, &token).await,
-        503,
-        "provider_unavailable",
-    )
-    .await;
+    assert_outages_are_provider_unavailable(&kakao(backend).await).await;
 }
 
 async fn kakao_token_info_naming_another_user_than_the_profile_is_refused(backend: BackendKind) {
@@ -421,31 +417,7 @@ async fn facebook_invalid_or_expired_access_token_is_refused(backend: BackendKin
 }
 
 async fn facebook_outage_is_provider_unavailable(backend: BackendKind) {
-    let rig = facebook(backend).await;
-    let token = rig.fx.sdk_access_token(SdkApp::Ours);
-    rig.behave(FixtureBehavior {
-        token_info_server_error: Some(503),
-        ..FixtureBehavior::default()
-    });
-    assert_refused(
-        &rig,
-        &post_access(&rig, &token).await,
-        503,
-        "provider_unavailable",
-    )
-    .await;
-
-    rig.behave(FixtureBehavior {
-        userinfo_failure: Some(UserinfoFailure::ServerError),
-        ..FixtureBehavior::default()
-    });
-    assert_refused(
-        &rig,
-        &post_access(&rig, &token).await,
-        503,
-        "provider_unavailable",
-    )
-    .await;
+    assert_outages_are_provider_unavailable(&facebook(backend).await).await;
 }
 
 // ---- Naver ----
